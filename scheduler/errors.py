@@ -1,0 +1,43 @@
+"""One exception tree, for API misuse and bugs; bad input is reported as ``Problem`` data."""
+
+from __future__ import annotations
+
+
+class SchedulerError(Exception):
+    """Base class of every exception this package raises on purpose."""
+
+
+class JobNotFound(SchedulerError):
+    """A job id named by a caller is not known to the scheduler."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id!r}")
+
+
+class DuplicateJob(SchedulerError):
+    """A job id is registered twice."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"a job with id {job_id!r} is already registered")
+
+
+class InvalidCronExpression(SchedulerError, ValueError):
+    """A cron expression given through the Python API does not parse.
+
+    Subclasses ``ValueError`` so pydantic validators can let it through as a field error.
+    """
+
+    def __init__(self, expression: str, reason: str) -> None:
+        self.expression = expression
+        self.reason = reason
+        super().__init__(reason)
+
+
+class InvalidManifests(SchedulerError):
+    """Manifests did not validate where the caller asked for a valid set."""
+
+    def __init__(self, problems: list[object]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the manifests")

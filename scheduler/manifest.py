@@ -1,0 +1,113 @@
+"""Manifest models: what a job is, field by field (DESIGN.md section 2). No I/O here."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from scheduler.cron import validate_expression
+
+JOB_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+FUNC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[.:][A-Za-z_][A-Za-z0-9_]*$"
+
+JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
+FuncPath = Annotated[str, StringConstraints(pattern=FUNC_PATTERN)]
+
+_STRICT_FROZEN = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+@lru_cache(maxsize=1024)
+def is_known_timezone(name: str) -> bool:
+    """Whether ``name`` is an IANA timezone this machine's tz database knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is not None and not is_known_timezone(value):
+        raise ValueError(f"unknown timezone {value!r}; expected an IANA name like 'Europe/Berlin'")
+    return value
+
+
+def _check_cron(value: str) -> str:
+    validate_expression(value)
+    return value
+
+
+class JobOptions(BaseModel):
+    """Fields a job may set and a file's ``defaults:`` may supply; seed defaults."""
+
+    model_config = _STRICT_FROZEN
+
+    enabled: bool = Field(default=True, description="Strict bool; false keeps the job listed but off the schedule.")
+    description: str | None = Field(default=None, description="What the job does, for people.")
+    timezone: str | None = Field(
+        default=None, description="IANA zone of the cron expression; default: SCHEDULER_TIMEZONE (UTC)."
+    )
+    args: list[Any] = Field(default_factory=list, description="Positional arguments for func.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for func.")
+    max_instances: int = Field(default=1, ge=1, description="Concurrent runs allowed; more are skipped.")
+    coalesce: bool = Field(default=True, description="Run once, not once per missed occurrence.")
+    misfire_grace_time: int | None = Field(
+        default=60, ge=1, description="Seconds late a run may still start; null: no limit."
+    )
+    jitter: int = Field(default=0, ge=0, description="Up to this many seconds of random delay.")
+    timeout: float | None = Field(default=None, gt=0, description="Seconds before a run counts as timed out; null: none.")
+    catchup: bool = Field(
+        default=False, description="On start, run once if the last occurrence was missed while down."
+    )
+
+    _timezone_is_known = field_validator("timezone")(_check_timezone)
+
+
+class Defaults(JobOptions):
+    """A file's ``defaults:`` mapping, applied under each job of that file."""
+
+
+class JobSpec(JobOptions):
+    """One job: an importable function on a cron schedule."""
+
+    job_id: JobId = Field(description="Unique across all manifest files.")
+    func: FuncPath = Field(description="Dotted import path (module.attr or module:attr).")
+    cron_expression: str = Field(description="Standard cron: 5 fields, or 6 with seconds first, or a macro.")
+
+    _cron_is_valid = field_validator("cron_expression")(_check_cron)
+
+    @property
+    def module_name(self) -> str:
+        """The module part of ``func``."""
+        return split_func_path(self.func)[0]
+
+    @property
+    def attribute_name(self) -> str:
+        """The attribute part of ``func``."""
+        return split_func_path(self.func)[1]
+
+
+class ManifestFile(BaseModel):
+    """A file holding a list of jobs and optional defaults for them."""
+
+    model_config = _STRICT_FROZEN
+
+    defaults: Defaults | None = None
+    jobs: list[JobSpec]
+
+
+JOB_FIELDS: frozenset[str] = frozenset(JobSpec.model_fields)
+DEFAULTS_FIELDS: frozenset[str] = frozenset(Defaults.model_fields)
+FILE_FIELDS: frozenset[str] = frozenset(ManifestFile.model_fields)
+
+
+def split_func_path(func: str) -> tuple[str, str]:
+    """Split ``pkg.mod.attr`` or ``pkg.mod:attr`` into module and attribute."""
+    if ":" in func:
+        module, _, attribute = func.partition(":")
+    else:
+        module, _, attribute = func.rpartition(".")
+    return module, attribute

@@ -1,0 +1,40 @@
+"""Shared fixtures: isolated settings environment and a clean working directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+_SETTINGS_PREFIXES = ("SCHEDULER_", "BACKGROUND_JOBS_ENABLED")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep the developer's scheduler settings out of every test."""
+    for name in list(os.environ):
+        if name.startswith(_SETTINGS_PREFIXES) and name != "SCHEDULER_REQUIRE_SERVICES":
+            monkeypatch.delenv(name, raising=False)
+    yield
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The checkout's root folder."""
+    return REPO_ROOT
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """Folder of one-problem-per-file manifest fixtures."""
+    return FIXTURES
+
+
+def services_required() -> bool:
+    """Whether a missing external service is a failure rather than a skip."""
+    return os.environ.get("SCHEDULER_REQUIRE_SERVICES") == "1"
