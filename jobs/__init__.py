@@ -1,0 +1,1 @@
+"""Example job functions referenced by the manifests in ``manifests/``."""
