@@ -1,0 +1,30 @@
+"""Standard cron (Vixie/Debian dialect) -> APScheduler 3 triggers, previews and descriptions.
+
+We parse cron ourselves instead of using ``CronTrigger.from_crontab``: APScheduler 3 reads
+day-of-week 0 as Monday (agronholm/apscheduler#286) and ANDs day-of-month with day-of-week,
+where cron treats 0 and 7 as Sunday and ORs two restricted day fields.
+
+The package re-exports its public names; its modules, each one concern, are ``parse``
+(dialect -> ``CronSchedule``), ``zones`` (zone resolution and offset changes), ``trigger``
+(``StandardCronTrigger``, DST-correct), ``build`` (which trigger to use, previews) and
+``describe`` (English text and DST warnings).
+"""
+
+from __future__ import annotations
+
+from scheduler.cron.build import build_trigger, next_fire_times
+from scheduler.cron.describe import describe, dst_warnings
+from scheduler.cron.parse import CronSchedule, parse_expression, validate_expression
+from scheduler.cron.trigger import StandardCronTrigger, Trigger
+
+__all__ = [
+    "CronSchedule",
+    "StandardCronTrigger",
+    "Trigger",
+    "build_trigger",
+    "describe",
+    "dst_warnings",
+    "next_fire_times",
+    "parse_expression",
+    "validate_expression",
+]

@@ -1,0 +1,104 @@
+"""``build_trigger`` and ``next_fire_times``: the APScheduler trigger for an expression and zone.
+
+Zones that never change offset get APScheduler's own ``CronTrigger`` (an ``OrTrigger`` of two
+for cron's day-of-month OR day-of-week rule, weekdays renumbered for agronholm/apscheduler#286);
+zones with DST get ``StandardCronTrigger``. Previews use the same choice, so they show what runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from scheduler.cron.parse import CronSchedule, consecutive_runs, days_occur, parse_expression
+from scheduler.cron.trigger import StandardCronTrigger, Trigger
+from scheduler.cron.zones import has_constant_offset, resolve_zone
+
+__all__ = ["build_trigger", "next_fire_times"]
+
+_APS_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _aps_field(values: frozenset[int], low: int, high: int, names: tuple[str, ...] = ()) -> str:
+    """Explicit APScheduler field text (``*`` when every value is in), ranges compressed."""
+    if values == frozenset(range(low, high + 1)):
+        return "*"
+    label = (lambda value: names[value]) if names else str
+    return ",".join(
+        label(first) if first == last else f"{label(first)}-{label(last)}"
+        for first, last in consecutive_runs(sorted(values))
+    )
+
+
+def _cron_trigger(schedule: CronSchedule, zone: tzinfo, *, day: str, day_of_week: str,
+                  jitter: float | None) -> Any:
+    return CronTrigger(
+        month=_aps_field(schedule.months, 1, 12), day=day, day_of_week=day_of_week,
+        hour=_aps_field(schedule.hours, 0, 23), minute=_aps_field(schedule.minutes, 0, 59),
+        second=_aps_field(schedule.seconds, 0, 59), timezone=zone, jitter=jitter,
+    )
+
+
+def _apscheduler_trigger(schedule: CronSchedule, zone: tzinfo, jitter: float | None) -> Trigger:
+    """APScheduler's own triggers for constant-offset zones, weekdays renumbered (#286)."""
+    days = _aps_field(schedule.days, 1, 31)
+    # APScheduler counts weekdays from Monday = 0; cron from Sunday = 0.
+    monday_first = frozenset((day + 6) % 7 for day in schedule.weekdays)
+    weekdays = _aps_field(monday_first, 0, 6, _APS_WEEKDAYS)
+    trigger: Trigger
+    if schedule.either_day_matches and not days_occur(schedule):
+        # "0 0 31 2 MON": a CronTrigger for Feb 31 would search up to year 9999 on every call.
+        trigger = _cron_trigger(schedule, zone, day="*", day_of_week=weekdays, jitter=jitter)
+    elif schedule.either_day_matches:
+        trigger = OrTrigger(
+            [_cron_trigger(schedule, zone, day=days, day_of_week="*", jitter=None),
+             _cron_trigger(schedule, zone, day="*", day_of_week=weekdays, jitter=None)],
+            jitter=jitter,
+        )
+    else:
+        trigger = _cron_trigger(schedule, zone, day=days, day_of_week=weekdays, jitter=jitter)
+    return trigger
+
+
+def build_trigger(
+    expression: str, timezone: str | tzinfo = "UTC", *, jitter: float | None = None
+) -> Trigger:
+    """An APScheduler 3 trigger for a standard cron expression in ``timezone``.
+
+    Constant-offset zones get APScheduler's CronTrigger (or an OrTrigger of two for the
+    day OR rule); zones with DST get ``StandardCronTrigger``, since CronTrigger is wrong
+    next to transitions there.
+    """
+    schedule = parse_expression(expression)
+    zone = resolve_zone(timezone)
+    if has_constant_offset(zone):
+        return _apscheduler_trigger(schedule, zone, jitter)
+    return StandardCronTrigger(schedule, zone, jitter=jitter)
+
+
+def next_fire_times(
+    expression: str, *, after: datetime, count: int, timezone: str | tzinfo = "UTC"
+) -> list[datetime]:
+    """The next ``count`` fire times strictly after ``after``, aware, in ``timezone``.
+
+    Uses the trigger ``build_trigger`` returns, so previews show what will really run.
+    """
+    if after.tzinfo is None or after.utcoffset() is None:
+        raise ValueError("'after' must be a timezone-aware datetime")
+    if count < 0:
+        raise ValueError(f"'count' must be 0 or more, got {count}")
+    zone = resolve_zone(timezone)
+    trigger = build_trigger(expression, zone)
+    times: list[datetime] = []
+    after_utc = after.astimezone(UTC)  # arithmetic on local times would lose the fold
+    while len(times) < count:
+        fire_time = trigger.get_next_fire_time(None, after_utc + _MICROSECOND)
+        if fire_time is None:
+            break
+        times.append(fire_time.astimezone(zone))
+        after_utc = fire_time.astimezone(UTC)
+    return times
