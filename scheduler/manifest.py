@@ -45,22 +45,30 @@ class JobOptions(BaseModel):
 
     model_config = _STRICT_FROZEN
 
-    enabled: bool = Field(default=True, description="Strict bool; false keeps the job listed but off the schedule.")
+    enabled: bool = Field(
+        default=True, description="Strict bool; false keeps the job listed but off the schedule."
+    )
     description: str | None = Field(default=None, description="What the job does, for people.")
     timezone: str | None = Field(
-        default=None, description="IANA zone of the cron expression; default: SCHEDULER_TIMEZONE (UTC)."
+        default=None,
+        description="IANA zone of the cron expression; default: SCHEDULER_TIMEZONE (UTC).",
     )
     args: list[Any] = Field(default_factory=list, description="Positional arguments for func.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for func.")
-    max_instances: int = Field(default=1, ge=1, description="Concurrent runs allowed; more are skipped.")
+    max_instances: int = Field(
+        default=1, ge=1, description="Concurrent runs allowed; more are skipped."
+    )
     coalesce: bool = Field(default=True, description="Run once, not once per missed occurrence.")
     misfire_grace_time: int | None = Field(
         default=60, ge=1, description="Seconds late a run may still start; null: no limit."
     )
     jitter: int = Field(default=0, ge=0, description="Up to this many seconds of random delay.")
-    timeout: float | None = Field(default=None, gt=0, description="Seconds before a run counts as timed out; null: none.")
+    timeout: float | None = Field(
+        default=None, gt=0, description="Seconds before a run counts as timed out; null: none."
+    )
     catchup: bool = Field(
-        default=False, description="On start, run once if the last occurrence was missed while down."
+        default=False,
+        description="On start, run once if the last occurrence was missed while down.",
     )
 
     _timezone_is_known = field_validator("timezone")(_check_timezone)
@@ -75,7 +83,9 @@ class JobSpec(JobOptions):
 
     job_id: JobId = Field(description="Unique across all manifest files.")
     func: FuncPath = Field(description="Dotted import path (module.attr or module:attr).")
-    cron_expression: str = Field(description="Standard cron: 5 fields, or 6 with seconds first, or a macro.")
+    cron_expression: str = Field(
+        description="Standard cron: 5 fields, or 6 with seconds first, or a macro."
+    )
 
     _cron_is_valid = field_validator("cron_expression")(_check_cron)
 
@@ -111,3 +121,19 @@ def split_func_path(func: str) -> tuple[str, str]:
     else:
         module, _, attribute = func.rpartition(".")
     return module, attribute
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a manifest file: one job, or ``jobs:`` with optional ``defaults:``.
+
+    Generated from the models so it cannot drift from what the loader accepts.
+    """
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(JobSpec | ManifestFile).json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "scheduler manifest",
+        "description": "One job (a mapping with job_id), or a list of jobs with optional defaults.",
+        **schema,
+    }

@@ -1,0 +1,39 @@
+"""Declarative cron scheduler: jobs in YAML/TOML manifests, validated, hot-reloaded."""
+
+from __future__ import annotations
+
+from scheduler.cron import build_trigger, describe, next_fire_times, validate_expression
+from scheduler.errors import (
+    DuplicateJob,
+    InvalidCronExpression,
+    InvalidManifests,
+    JobNotFound,
+    SchedulerError,
+)
+from scheduler.loader import LoadedJob, LoadResult, ManifestLoader, load_manifests
+from scheduler.manifest import Defaults, JobSpec, ManifestFile, manifest_json_schema
+from scheduler.problems import Problem
+from scheduler.settings import Settings, load_settings
+
+__all__ = [
+    "Defaults",
+    "DuplicateJob",
+    "InvalidCronExpression",
+    "InvalidManifests",
+    "JobNotFound",
+    "JobSpec",
+    "LoadResult",
+    "LoadedJob",
+    "ManifestFile",
+    "ManifestLoader",
+    "Problem",
+    "SchedulerError",
+    "Settings",
+    "build_trigger",
+    "describe",
+    "load_manifests",
+    "load_settings",
+    "manifest_json_schema",
+    "next_fire_times",
+    "validate_expression",
+]

@@ -1,0 +1,51 @@
+"""Command line: ``scheduler validate|run|list|next|trigger|schema``.
+
+Only this package prints, picks exit codes and renders problems. Exit 0 ok, 1 invalid input
+or a failed job, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from scheduler.cli import commands
+from scheduler.errors import SchedulerError
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="scheduler", description="Declarative cron scheduler.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_validate(sub)
+    commands.add_next(sub)
+    commands.add_schema(sub)
+    return parser
+
+
+def _ensure_cwd_importable() -> None:
+    """Let manifests name modules of the project they run in, as uvicorn and celery do."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code instead of exiting."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:
+        return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
+    _ensure_cwd_importable()
+    try:
+        return int(args.handler(args))
+    except SchedulerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID

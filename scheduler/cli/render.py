@@ -1,0 +1,118 @@
+"""Rendering problems and summaries for people (text), scripts (json) and GitHub (annotations)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scheduler.problems import Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Counts for the one-line summary of a validation."""
+
+    jobs: int
+    files: int
+    enabled: int
+    disabled: int
+    errors: int
+    warnings: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether the set is valid (warnings allowed)."""
+        return self.errors == 0
+
+
+def format_location(problem: Problem) -> str:
+    """``path:line:col`` with the parts that are known."""
+    parts = [problem.file]
+    if problem.line is not None:
+        parts.append(str(problem.line))
+        if problem.col is not None:
+            parts.append(str(problem.col))
+    return ":".join(parts)
+
+
+def format_subject(problem: Problem) -> str:
+    """``[job_id] field: message`` with the parts that are known."""
+    prefix = f"[{problem.job_id}] " if problem.job_id else ""
+    field = f"{problem.field}: " if problem.field else ""
+    return f"{prefix}{field}{problem.message}"
+
+
+def problem_line(problem: Problem) -> str:
+    """DESIGN.md's form: ``path:line:col: error: [job_id] field: message``."""
+    return f"{format_location(problem)}: {problem.severity}: {format_subject(problem)}"
+
+
+def _escape_github_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_github_property(text: str) -> str:
+    return _escape_github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_line(problem: Problem) -> str:
+    """A GitHub Actions workflow command that annotates the file at the problem's position."""
+    properties = [f"file={_escape_github_property(problem.file)}"]
+    if problem.line is not None:
+        properties.append(f"line={problem.line}")
+    if problem.col is not None:
+        properties.append(f"col={problem.col}")
+    message = _escape_github_data(format_subject(problem))
+    return f"::{problem.severity} {','.join(properties)}::{message}"
+
+
+def problem_to_json(problem: Problem) -> dict[str, Any]:
+    """A stable JSON object for one problem."""
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "col": problem.col,
+        "severity": problem.severity,
+        "job_id": problem.job_id,
+        "field": problem.field,
+        "message": problem.message,
+    }
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 job``, ``2 jobs``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def summary_line(summary: Summary) -> str:
+    """One line: the verdict, then jobs, files, enabled and disabled."""
+    counts = (
+        f"{plural(summary.jobs, 'job')} in {plural(summary.files, 'file')} "
+        f"({summary.enabled} enabled, {summary.disabled} disabled)"
+    )
+    warnings = f", {plural(summary.warnings, 'warning')}" if summary.warnings else ""
+    if summary.ok:
+        return f"ok: {counts}{warnings}"
+    return f"invalid: {plural(summary.errors, 'error')}{warnings}; {counts}"
+
+
+def validation_json(
+    summary: Summary, problems: Sequence[Problem], jobs: Sequence[dict[str, Any]]
+) -> str:
+    """The ``--format json`` document of ``scheduler validate``."""
+    document = {
+        "ok": summary.ok,
+        "summary": {
+            "jobs": summary.jobs,
+            "files": summary.files,
+            "enabled": summary.enabled,
+            "disabled": summary.disabled,
+            "errors": summary.errors,
+            "warnings": summary.warnings,
+        },
+        "problems": [problem_to_json(problem) for problem in problems],
+        "jobs": list(jobs),
+    }
+    return json.dumps(document, indent=2)
