@@ -1,0 +1,788 @@
+"""The running scheduler: ``SchedulerService`` owns an APScheduler 3 ``AsyncIOScheduler``.
+
+It keeps the seed's API (``register_job``, ``start``, ``shutdown``, ``pause_job``, ``resume_job``,
+``remove_job``, ``get_jobs``, ``is_running``) and adds manifests (``load``, ``reload``), manual
+runs (``trigger``) and run records (``add_run_listener``, ``job_status``). APScheduler is untyped;
+it stays inside this module (STYLE.md rule 3) and callers only see the dataclasses below.
+
+Use it from a FastAPI lifespan::
+
+    from contextlib import asynccontextmanager
+    from fastapi import FastAPI
+    from scheduler.errors import InvalidManifests
+    from scheduler.service import SchedulerService
+    from scheduler.settings import load_settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings = load_settings()
+        service = SchedulerService(settings)
+        result = service.load([settings.manifests_dir])
+        if not result.ok:
+            raise InvalidManifests(list(result.problems))
+        async with service:  # start(); on exit stop firing and wait for running jobs
+            app.state.scheduler = service
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import functools
+import importlib
+import inspect
+import logging
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+
+from scheduler.clock import SYSTEM_CLOCK, Clock
+from scheduler.cron import Trigger, build_trigger, validate_expression
+from scheduler.errors import DuplicateJob, JobNotFound, SchedulerError
+from scheduler.loader import LoadedJob, LoadResult, ManifestLoader
+from scheduler.manifest import JobOptions, split_func_path
+from scheduler.plan import Plan, plan_changes
+from scheduler.problems import Problem, sorted_problems
+from scheduler.settings import Settings, load_settings
+from scheduler.status import ReloadStatus, RunRecord, RunStatus
+
+logger = logging.getLogger(__name__)
+
+RunListener = Callable[[RunRecord], object]
+_Outcome = tuple[RunStatus, str | None, BaseException | None]
+
+# The run wrapper enforces max_instances itself, because a timed-out thread still runs and must
+# still count; APScheduler's own limit would forget it and would skip without a RunRecord.
+_APSCHEDULER_MAX_INSTANCES = 2**31
+_SEED_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+_OUTCOME_LEVELS = {
+    RunStatus.SUCCESS: logging.INFO,
+    RunStatus.FAILED: logging.ERROR,
+    RunStatus.TIMEOUT: logging.ERROR,
+    RunStatus.SKIPPED: logging.WARNING,
+    RunStatus.MISSED: logging.WARNING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefinition:
+    """What the service runs for one job, whether it came from a manifest or ``register_job``."""
+
+    job_id: str
+    func: Callable[..., Any]
+    func_path: str
+    cron_expression: str
+    timezone: str = "UTC"
+    options: JobOptions = field(default_factory=JobOptions)
+    file: str | None = None
+    line: int | None = None
+
+    @classmethod
+    def from_loaded(cls, job: LoadedJob) -> JobDefinition:
+        """Build from a validated manifest job, importing ``func`` if the loader did not."""
+        func = job.func if job.func is not None else _import_func(job.spec.func)
+        spec = job.spec
+        return cls(
+            spec.job_id,
+            func,
+            spec.func,
+            spec.cron_expression,
+            job.timezone,
+            spec,
+            job.file,
+            job.line,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A job as operators see it (``list``, HTTP): typed, immutable, no APScheduler objects.
+
+    ``enabled`` is the manifest's flag, ``paused`` the runtime override; a disabled job is
+    listed with ``next_run_at=None``.
+    """
+
+    job_id: str
+    func: str
+    cron_expression: str
+    description: str | None
+    timezone: str
+    enabled: bool
+    paused: bool
+    next_run_at: datetime | None
+    running: int
+    last_run: RunRecord | None
+    file: str | None
+    line: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """An admitted occurrence, counted as running; ``deadline`` is in event-loop time.
+
+    A sync job is already on its thread (``thread``); a coroutine runs when awaited.
+    """
+
+    job: JobDefinition
+    scheduled_for: datetime
+    started_at: datetime
+    deadline: float | None
+    thread: asyncio.Future[Any] | None
+
+
+class JobRunner:
+    """Runs occurrences of jobs and records how each one ended.
+
+    It owns what APScheduler does not: a timeout per run, an overlap count that keeps a timed-out
+    thread counted until it really ends, misfire grace measured with the injected clock, and one
+    ``RunRecord`` plus one log line per occurrence. It needs no scheduler, so tests drive it with
+    fake jobs and a fake clock.
+    """
+
+    def __init__(self, *, clock: Clock, thread_pool: concurrent.futures.Executor) -> None:
+        self._clock = clock
+        self._pool = thread_pool
+        self._running: dict[str, int] = {}
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._timed_out: set[asyncio.Future[Any]] = set()
+        self._listeners: list[RunListener] = []
+        self.last_runs: dict[str, RunRecord] = {}
+
+    def add_listener(self, listener: RunListener) -> None:
+        """Call ``listener`` with every RunRecord, on the event loop thread."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: RunListener) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)
+
+    def running_count(self, job_id: str) -> int:
+        """How many runs of the job have started and not ended (timed-out threads included)."""
+        return self._running.get(job_id, 0)
+
+    def run_due(
+        self, job: JobDefinition, run_times: Sequence[datetime]
+    ) -> Coroutine[Any, Any, list[RunRecord]]:
+        """Run the occurrences APScheduler found due; those later than the grace are missed.
+
+        Not ``async def`` on purpose: the first occurrence starts before this returns, while
+        APScheduler submits it, as its own executors do; a task hop per job would add up to
+        tens of milliseconds when a thousand jobs fall due together (bench_lag.py).
+        """
+        first = self._begin_due(job, run_times[0]) if run_times else None
+        return self._run_rest(job, first, run_times[1:])
+
+    async def run(self, job: JobDefinition, scheduled_for: datetime) -> RunRecord:
+        """Run one occurrence now, unless ``max_instances`` runs are still going."""
+        return await self._end(self._begin(job, scheduled_for))
+
+    async def _run_rest(
+        self, job: JobDefinition, first: RunRecord | _Started | None, rest: Sequence[datetime]
+    ) -> list[RunRecord]:
+        records = [] if first is None else [await self._end(first)]
+        for run_time in rest:
+            records.append(await self._end(self._begin_due(job, run_time)))
+        return records
+
+    def _begin_due(self, job: JobDefinition, run_time: datetime) -> RunRecord | _Started:
+        scheduled_for = run_time.astimezone(UTC)
+        grace = job.options.misfire_grace_time
+        late = (self._clock.now() - scheduled_for).total_seconds()
+        if grace is not None and late > grace:
+            error = f"started {late:.3f}s late, past the misfire grace of {grace}s"
+            return self._finish(RunRecord(job.job_id, scheduled_for, RunStatus.MISSED, error=error))
+        return self._begin(job, scheduled_for)
+
+    def _begin(self, job: JobDefinition, scheduled_for: datetime) -> RunRecord | _Started:
+        """Skip (a finished record) or admit the run, synchronously; a thread starts now."""
+        running = self.running_count(job.job_id)
+        if running >= job.options.max_instances:
+            why = f"{running} run(s) still going (max_instances={job.options.max_instances})"
+            skipped = RunRecord(job.job_id, scheduled_for, RunStatus.SKIPPED, error=why)
+            return self._finish(skipped)
+        timeout = job.options.timeout
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        self._running[job.job_id] = running + 1
+        thread = None if _is_coroutine_function(job.func) else self._submit_thread(job)
+        return _Started(job, scheduled_for, self._clock.now(), deadline, thread)
+
+    async def _end(self, started: RunRecord | _Started) -> RunRecord:
+        if isinstance(started, RunRecord):
+            return started
+        job = started.job
+        try:
+            if started.thread is None:
+                status, error, exc = await self._run_coroutine(started)
+            else:
+                status, error, exc = await self._wait_for_thread(started, started.thread)
+        except asyncio.CancelledError:
+            cancelled = "cancelled: the scheduler shut down"
+            self._finish(
+                RunRecord(
+                    job.job_id,
+                    started.scheduled_for,
+                    RunStatus.FAILED,
+                    started.started_at,
+                    self._clock.now(),
+                    cancelled,
+                )
+            )
+            raise
+        record = RunRecord(
+            job.job_id, started.scheduled_for, status, started.started_at, self._clock.now(), error
+        )
+        return self._finish(record, exc)
+
+    async def wait_idle(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for every started run to end; return how many did not."""
+        pending = set(self._inflight)
+        if pending and timeout > 0:
+            _, pending = await asyncio.wait(pending, timeout=timeout)
+        return len(pending)
+
+    def cancel_all(self) -> None:
+        """Cancel running coroutines; threads cannot be cancelled and are left to end."""
+        for future in list(self._inflight):
+            future.cancel()
+
+    async def _run_coroutine(self, started: _Started) -> _Outcome:
+        """Run the coroutine in the calling task, as APScheduler does: no extra task per run."""
+        job, task = started.job, asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        scope = asyncio.timeout_at(started.deadline)
+        try:
+            async with scope:
+                await job.func(*job.options.args, **job.options.kwargs)
+        except TimeoutError as exc:
+            if not scope.expired():  # the job's own TimeoutError
+                return RunStatus.FAILED, _describe(exc), exc
+            return RunStatus.TIMEOUT, f"timed out after {job.options.timeout:g}s", None
+        except Exception as exc:
+            return RunStatus.FAILED, _describe(exc), exc
+        finally:
+            self._inflight.discard(task)
+            self._release(job.job_id)
+        return RunStatus.SUCCESS, None, None
+
+    def _submit_thread(self, job: JobDefinition) -> asyncio.Future[Any]:
+        call = functools.partial(job.func, *job.options.args, **job.options.kwargs)
+        future = asyncio.get_running_loop().run_in_executor(self._pool, call)
+        self._inflight.add(future)
+        future.add_done_callback(functools.partial(self._thread_done, job.job_id))
+        return future
+
+    async def _wait_for_thread(self, started: _Started, future: asyncio.Future[Any]) -> _Outcome:
+        try:
+            if started.deadline is None:
+                await future
+            else:  # a thread cannot be killed: shield it so the timeout only stops the wait
+                left = started.deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(asyncio.shield(future), left)
+        except TimeoutError as exc:
+            if future.done() and not future.cancelled():  # the job's own TimeoutError
+                return RunStatus.FAILED, _describe(exc), exc
+            self._timed_out.add(future)
+            timeout = started.job.options.timeout
+            return (
+                RunStatus.TIMEOUT,
+                f"timed out after {timeout:g}s; its thread is still running",
+                None,
+            )
+        except Exception as exc:
+            return RunStatus.FAILED, _describe(exc), exc
+        return RunStatus.SUCCESS, None, None
+
+    def _thread_done(self, job_id: str, future: asyncio.Future[Any]) -> None:
+        """A thread ended: only now does it stop counting, even if its run timed out long ago."""
+        self._release(job_id)
+        self._inflight.discard(future)
+        if future in self._timed_out:
+            self._timed_out.discard(future)
+            exc = None if future.cancelled() else future.exception()
+            ended = "cancelled" if future.cancelled() else _describe(exc) if exc else "ok"
+            logger.warning("job %s: the timed-out run has now ended (%s)", job_id, ended)
+
+    def _release(self, job_id: str) -> None:
+        running = self.running_count(job_id) - 1
+        if running > 0:
+            self._running[job_id] = running
+        else:
+            self._running.pop(job_id, None)
+
+    def _finish(self, record: RunRecord, exc: BaseException | None = None) -> RunRecord:
+        self.last_runs[record.job_id] = record
+        _log_run(record, exc)
+        for listener in list(self._listeners):
+            try:
+                listener(record)
+            except Exception:
+                logger.exception("run listener %r failed on job %s", listener, record.job_id)
+        return record
+
+
+class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is untyped
+    """APScheduler executor that hands due run times to the service's run wrapper.
+
+    APScheduler's own executors call the job function without its scheduled time and judge
+    misfires by the wall clock; handing over ``run_times`` lets the wrapper record each
+    occurrence by ``scheduled_for`` and judge grace with the injected clock.
+    """
+
+    def __init__(
+        self, dispatch: Callable[[str, list[datetime]], Coroutine[Any, Any, object]]
+    ) -> None:
+        super().__init__()
+        self._dispatch = dispatch
+        self.tasks: set[asyncio.Task[object]] = set()
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        task = asyncio.get_running_loop().create_task(self._dispatch(job.id, list(run_times)))
+        self.tasks.add(task)
+        task.add_done_callback(functools.partial(self._done, job.id))
+
+    def _done(self, job_id: str, task: asyncio.Task[object]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("dispatching job %s failed", job_id, exc_info=task.exception())
+        self._run_job_success(job_id, [])
+
+
+class SchedulerService:
+    """Cron jobs on an AsyncIOScheduler: manifest jobs and jobs registered in code.
+
+    Everything runs on the event loop thread; call its methods from there.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        loader: ManifestLoader | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self._clock = clock
+        self._loader = loader or ManifestLoader(
+            allowed_modules=self.settings.allowed_modules, default_timezone=self.settings.timezone
+        )
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.settings.thread_pool_workers, thread_name_prefix="scheduler-job"
+        )
+        self._runner = JobRunner(clock=clock, thread_pool=self._pool)
+        self._executor = _ServiceExecutor(self._run_scheduled)
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults=dict(_SEED_JOB_DEFAULTS),
+            executors={"default": self._executor},
+        )
+        self._jobs: dict[str, JobDefinition] = {}
+        self._manifest_jobs: dict[str, LoadedJob] = {}
+        self._paused: set[str] = set()
+        self._started = False
+        self.manifest_paths: tuple[Path, ...] = (self.settings.manifests_dir,)
+        self.last_reload: ReloadStatus | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the scheduler fires jobs (false when BACKGROUND_JOBS_ENABLED is false)."""
+        return self._started
+
+    def start(self, *, paused: bool = False) -> None:
+        """Start firing jobs, on the running event loop; call it from async code (a lifespan).
+
+        ``paused=True`` starts without firing: tests apply plans to such a scheduler.
+        """
+        if self._started:
+            return
+        if not self.settings.background_jobs_enabled:
+            logger.info(
+                "BACKGROUND_JOBS_ENABLED is false: the scheduler is not started (%d job(s) loaded)",
+                len(self._jobs),
+            )
+            return
+        self._scheduler.start(paused=paused)
+        self._started = True
+        enabled = sum(1 for job in self._jobs.values() if job.options.enabled)
+        logger.info("scheduler started: %d job(s), %d enabled", len(self._jobs), enabled)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop firing; with ``wait``, block until running thread jobs end (seed API).
+
+        Running coroutine jobs are left to finish on the loop; ``aclose`` bounds that wait.
+        """
+        self._stop_firing()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    async def aclose(self, grace_seconds: float | None = None) -> None:
+        """Stop firing, give running jobs up to the grace period, then cancel what is left."""
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        self._stop_firing()
+        await asyncio.sleep(0)  # runs submitted a moment ago take their first step, and count
+        unfinished = await self._runner.wait_idle(grace)
+        if unfinished:
+            logger.warning(
+                "%d job run(s) still going after the %gs shutdown grace; cancelling "
+                "coroutines (threads cannot be cancelled)",
+                unfinished,
+                grace,
+            )
+        self._runner.cancel_all()
+        if self._executor.tasks:
+            await asyncio.wait(set(self._executor.tasks), timeout=1.0)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.sleep(0)  # AsyncIOScheduler.shutdown completes on the loop's next turn
+
+    async def __aenter__(self) -> SchedulerService:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _stop_firing(self) -> None:
+        if self._started:
+            self._scheduler.pause()  # at once; shutdown() only lands on the loop's next turn
+            self._scheduler.shutdown(wait=False)
+            self._started = False
+            logger.info("scheduler stopped firing")
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def register_job(
+        self,
+        job_id: str,
+        func: Callable[..., Any],
+        cron_expression: str,
+        *args: Any,
+        job_options: JobOptions | None = None,
+        **kwargs: Any,
+    ) -> JobView:
+        """Schedule ``func(*args, **kwargs)`` on a cron expression (seed API).
+
+        Raises ``DuplicateJob`` for a known id and ``InvalidCronExpression`` for a bad
+        expression; ``job_options`` sets what a manifest would (timezone, timeout, ...).
+        """
+        if job_id in self._jobs:
+            raise DuplicateJob(job_id)
+        if not callable(func):
+            raise TypeError(f"func of job {job_id!r} is not callable: {func!r}")
+        validate_expression(cron_expression)
+        options = (job_options or JobOptions()).model_copy(
+            update={"args": list(args), "kwargs": dict(kwargs)} if args or kwargs else {}
+        )
+        path = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+        definition = JobDefinition(
+            job_id, func, path, cron_expression, options.timezone or self.settings.timezone, options
+        )
+        with self._batch():
+            self._schedule(definition, _trigger_for(definition), self._clock.now())
+        return self.get_job(job_id)
+
+    def pause_job(self, job_id: str) -> None:
+        """Stop firing a job until ``resume_job``; it stays paused across reloads."""
+        self._require(job_id)
+        self._paused.add(job_id)
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.modify_job(job_id, next_run_time=None)
+
+    def resume_job(self, job_id: str) -> None:
+        """Fire a paused job again, from its next occurrence after now."""
+        self._require(job_id)
+        self._paused.discard(job_id)
+        scheduled = self._scheduler.get_job(job_id)
+        if scheduled is not None:
+            next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
+            self._scheduler.modify_job(job_id, next_run_time=next_run)
+
+    def remove_job(self, job_id: str) -> None:
+        """Forget a job; a manifest job comes back on the next reload that lists it."""
+        self._require(job_id)
+        self._unschedule(job_id)
+        del self._jobs[job_id]
+        self._manifest_jobs.pop(job_id, None)
+        self._paused.discard(job_id)
+
+    def get_jobs(self) -> list[JobView]:
+        """Every known job, disabled ones included, sorted by id."""
+        scheduled = {job.id: job for job in self._scheduler.get_jobs()}
+        return [
+            self._view(self._jobs[job_id], scheduled.get(job_id)) for job_id in sorted(self._jobs)
+        ]
+
+    def get_job(self, job_id: str) -> JobView:
+        """One job; raises ``JobNotFound``."""
+        return self._view(self._require(job_id), self._scheduler.get_job(job_id))
+
+    def job_status(self, job_id: str) -> RunRecord | None:
+        """The job's last RunRecord, or None before its first run; raises ``JobNotFound``."""
+        self._require(job_id)
+        return self._runner.last_runs.get(job_id)
+
+    def add_run_listener(self, listener: RunListener) -> None:
+        """Call ``listener(record)`` after every run, skip and miss (store, metrics, tests)."""
+        self._runner.add_listener(listener)
+
+    def remove_run_listener(self, listener: RunListener) -> None:
+        """Stop calling ``listener``."""
+        self._runner.remove_listener(listener)
+
+    async def trigger(self, job_id: str) -> RunRecord:
+        """Run a job once now, outside its schedule (disabled or paused jobs too)."""
+        definition = self._require(job_id)
+        return await self._runner.run(definition, self._clock.now())
+
+    # -- manifests -------------------------------------------------------------------------
+
+    def load(self, paths: Sequence[str | Path] | None = None) -> LoadResult:
+        """Load manifests (folders and/or files) and apply them only if they have no errors.
+
+        The caller renders the problems, so they are returned rather than logged.
+        """
+        if paths is not None:
+            self.manifest_paths = tuple(Path(path) for path in paths)
+        result = self._with_conflicts(self._loader.load(self.manifest_paths))
+        self._apply_result(result, log_problems=False)
+        return result
+
+    def reload(self) -> ReloadStatus:
+        """Re-read the manifests and apply them all, or nothing if any is invalid."""
+        result = self._with_conflicts(self._loader.load(self.manifest_paths))
+        return self._apply_result(result, log_problems=True)
+
+    def _apply_result(self, result: LoadResult, *, log_problems: bool) -> ReloadStatus:
+        if not result.ok:
+            return self._reject(result.problems, log_problems)
+        plan = plan_changes(self._manifest_jobs, result.jobs)
+        prepared, problems = _prepare(plan)
+        if problems:
+            return self._reject(tuple(problems), log_problems)
+        with self._batch():
+            self._commit(plan, prepared)
+        status = ReloadStatus(
+            self._clock.now(),
+            True,
+            result.problems,
+            plan.added_ids,
+            plan.removed,
+            plan.changed_ids,
+            plan.unchanged_ids,
+        )
+        logger.info(
+            "manifests applied: added=%s removed=%s changed=%s unchanged=%d",
+            list(status.added),
+            list(status.removed),
+            list(status.changed),
+            len(status.unchanged),
+        )
+        self.last_reload = status
+        return status
+
+    def _reject(self, problems: tuple[Problem, ...], log_problems: bool) -> ReloadStatus:
+        errors = [problem for problem in problems if problem.is_error]
+        for problem in errors if log_problems else ():
+            logger.error(
+                "manifest error: %s:%s:%s: [%s] %s: %s",
+                problem.file,
+                problem.line,
+                problem.col,
+                problem.job_id or "-",
+                problem.field or "-",
+                problem.message,
+            )
+        logger.error(
+            "manifests rejected (%d error(s)); the running schedule is unchanged", len(errors)
+        )
+        self.last_reload = ReloadStatus(self._clock.now(), False, problems)
+        return self.last_reload
+
+    def _with_conflicts(self, result: LoadResult) -> LoadResult:
+        """Refuse manifest jobs whose id a ``register_job`` call already took."""
+        clashes = [
+            Problem(
+                job.file,
+                job.line,
+                None,
+                f"job_id {job.spec.job_id!r} is already registered in code",
+                job_id=job.spec.job_id,
+                field="job_id",
+            )
+            for job in result.jobs
+            if job.spec.job_id in self._jobs and job.spec.job_id not in self._manifest_jobs
+        ]
+        if not clashes:
+            return result
+        problems = tuple(sorted_problems([*result.problems, *clashes]))
+        return dataclasses.replace(result, problems=problems)
+
+    def _commit(self, plan: Plan, prepared: list[tuple[LoadedJob, JobDefinition, Trigger]]) -> None:
+        now = self._clock.now()
+        for job_id in (*plan.removed, *plan.changed_ids):
+            self._unschedule(job_id)
+        for job_id in plan.removed:
+            del self._jobs[job_id]
+            del self._manifest_jobs[job_id]
+            self._paused.discard(job_id)
+        for loaded, definition, trigger in prepared:
+            self._manifest_jobs[definition.job_id] = loaded
+            self._schedule(definition, trigger, now)
+        for loaded in plan.unchanged:  # new source position only; the schedule is not touched
+            job_id = loaded.spec.job_id
+            self._manifest_jobs[job_id] = loaded
+            self._jobs[job_id] = dataclasses.replace(
+                self._jobs[job_id], file=loaded.file, line=loaded.line
+            )
+
+    # -- APScheduler plumbing --------------------------------------------------------------
+
+    def _schedule(self, definition: JobDefinition, trigger: Trigger, now: datetime) -> None:
+        """Catalogue the job and, if enabled, put it on APScheduler with an exact next run."""
+        self._jobs[definition.job_id] = definition
+        if not definition.options.enabled:
+            return
+        paused = definition.job_id in self._paused
+        self._scheduler.add_job(
+            _dispatched_by_service,
+            trigger=trigger,
+            id=definition.job_id,
+            name=definition.job_id,
+            next_run_time=None if paused else trigger.get_next_fire_time(None, now),
+            coalesce=definition.options.coalesce,
+            misfire_grace_time=definition.options.misfire_grace_time,
+            max_instances=_APSCHEDULER_MAX_INSTANCES,
+        )
+
+    def _unschedule(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):  # disabled, or no further occurrence
+            self._scheduler.remove_job(job_id)
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Hold job processing while changing many jobs: one wake-up instead of one per job."""
+        holding = self._scheduler.state == STATE_RUNNING
+        if holding:
+            self._scheduler.pause()
+        try:
+            yield
+        finally:
+            if holding:
+                self._scheduler.resume()
+
+    def _run_scheduled(
+        self, job_id: str, run_times: list[datetime]
+    ) -> Coroutine[Any, Any, list[RunRecord]]:
+        """Start the due occurrences of a job (called inside APScheduler's job processing)."""
+        return self._runner.run_due(self._jobs[job_id], run_times)
+
+    def _require(self, job_id: str) -> JobDefinition:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobNotFound(job_id) from None
+
+    def _view(self, definition: JobDefinition, scheduled: Any) -> JobView:
+        next_run: datetime | None = getattr(scheduled, "next_run_time", None)
+        options = definition.options
+        return JobView(
+            job_id=definition.job_id,
+            func=definition.func_path,
+            cron_expression=definition.cron_expression,
+            description=options.description,
+            timezone=definition.timezone,
+            enabled=options.enabled,
+            paused=definition.job_id in self._paused,
+            next_run_at=next_run.astimezone(UTC) if next_run is not None else None,
+            running=self._runner.running_count(definition.job_id),
+            last_run=self._runner.last_runs.get(definition.job_id),
+            file=definition.file,
+            line=definition.line,
+        )
+
+
+def _prepare(plan: Plan) -> tuple[list[tuple[LoadedJob, JobDefinition, Trigger]], list[Problem]]:
+    """Build every definition and trigger before changing anything, so a reload is all or none."""
+    prepared: list[tuple[LoadedJob, JobDefinition, Trigger]] = []
+    problems: list[Problem] = []
+    for job in (*plan.added, *plan.changed):
+        try:
+            definition = JobDefinition.from_loaded(job)
+            prepared.append((job, definition, _trigger_for(definition)))
+        except (SchedulerError, ValueError, ImportError, AttributeError) as exc:
+            problems.append(
+                Problem(job.file, job.line, None, f"cannot schedule: {exc}", job_id=job.spec.job_id)
+            )
+    return prepared, problems
+
+
+def _trigger_for(definition: JobDefinition) -> Trigger:
+    jitter = definition.options.jitter or None
+    return _shared_trigger(definition.cron_expression, definition.timezone, jitter)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_trigger(expression: str, timezone: str, jitter: int | None) -> Trigger:
+    """One trigger per distinct schedule: triggers hold no per-job state, and building
+    thousands of identical ones dominated start-up (tests/benchmarks/bench_startup.py)."""
+    return build_trigger(expression, timezone, jitter=jitter)
+
+
+def _dispatched_by_service() -> None:
+    """Stand-in APScheduler job function: ``_ServiceExecutor`` runs the real one instead."""
+    raise AssertionError("scheduler jobs run through the service's executor")
+
+
+def _import_func(path: str) -> Callable[..., Any]:
+    module_name, attribute = split_func_path(path)
+    func: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+    return func
+
+
+def _is_coroutine_function(func: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004  # an object with ``async def __call__``
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _log_run(record: RunRecord, exc: BaseException | None) -> None:
+    """The one line per occurrence; a failure carries its traceback."""
+    duration = record.duration_seconds
+    logger.log(
+        _OUTCOME_LEVELS[record.status],
+        "job %s scheduled_for=%s duration=%s outcome=%s%s",
+        record.job_id,
+        record.scheduled_for.isoformat(),
+        "-" if duration is None else f"{duration:.3f}s",
+        record.status.value,
+        f" error={record.error}" if record.error else "",
+        exc_info=exc,
+        extra={
+            "job_id": record.job_id,
+            "scheduled_for": record.scheduled_for.isoformat(),
+            "duration": duration,
+            "outcome": record.status.value,
+        },
+    )
