@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from scheduler.cli import commands
+from scheduler.cli import commands, service_commands
 from scheduler.errors import SchedulerError
 
 EXIT_OK = 0
@@ -24,7 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scheduler", description="Declarative cron scheduler.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_validate(sub)
+    service_commands.add_run(sub)
+    service_commands.add_list(sub)
     commands.add_next(sub)
+    service_commands.add_trigger(sub)
     commands.add_schema(sub)
     return parser
 
@@ -49,3 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SchedulerError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    except BrokenPipeError:
+        # the reader went away (``scheduler list | head``): not an error of ours
+        sys.stderr.close()
+        return EXIT_OK

@@ -1,0 +1,179 @@
+"""``scheduler run``, ``list`` and ``trigger``: output, exit codes, and a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from scheduler.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def allow_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let manifests name the test job functions."""
+    monkeypatch.setenv("SCHEDULER_ALLOWED_MODULES", "jobs,tests.jobfuncs")
+
+
+def _manifest(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _job(job_id: str, func: str, cron: str = "0 0 * * *", extra: str = "") -> str:
+    return f"job_id: {job_id}\nfunc: {func}\ncron_expression: '{cron}'\n{extra}"
+
+
+def test_list_shows_every_job_with_state_and_source(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        "health_check",
+        "monthly_deep_cleanup",
+        "disabled",
+        "manifests/maintenance.toml:8",
+        "Europe/Berlin",
+        "*/10 * * * * *",
+    ):
+        assert expected in out
+
+
+def test_list_json_has_enabled_paused_and_next_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["list", "--format", "json"]) == 0
+    jobs = {job["job_id"]: job for job in json.loads(capsys.readouterr().out)}
+    assert jobs["monthly_deep_cleanup"]["enabled"] is False
+    assert jobs["monthly_deep_cleanup"]["next_run_at"] is None
+    assert jobs["nightly_cleanup"]["enabled"] is True
+    assert jobs["nightly_cleanup"]["paused"] is False
+    assert jobs["nightly_cleanup"]["next_run_at"].endswith("T02:00:00+00:00") or jobs[
+        "nightly_cleanup"
+    ]["next_run_at"].endswith("T01:00:00+00:00")
+    assert jobs["nightly_cleanup"]["file"] == "manifests/maintenance.toml"
+
+
+def test_list_of_an_invalid_folder_prints_problems_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", "jobs.cleanup.cleanup_job", "61 * * * *"))
+    assert main(["list", "--manifests", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{tmp_path / 'a.yaml'}:3:18: error: [a] cron_expression: minute 61 is out of range 0-59"
+    ]
+
+
+def test_trigger_runs_the_job_once_and_exits_0(
+    tmp_path: Path, allow_tests: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", "tests.jobfuncs.record", extra="args: [1]\n"))
+    assert main(["trigger", "a", "--manifests", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("a: success in ")
+
+
+def test_trigger_of_a_failing_job_exits_1(
+    tmp_path: Path, allow_tests: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", "tests.jobfuncs.boom", extra="args: [kaput]\n"))
+    assert main(["trigger", "a", "--manifests", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("a: failed in ") and "kaput" in out
+
+
+def test_trigger_of_an_unknown_job_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", "jobs.cleanup.cleanup_job"))
+    assert main(["trigger", "nope", "--manifests", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.endswith("error: no job with id 'nope'\n")
+
+
+def test_run_refuses_an_invalid_set_and_prints_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", "jobs.cleanup.cleanup_job", "* * * * 8"))
+    _manifest(tmp_path, "b.yaml", _job("b", "os.system"))
+    assert main(["run", "--manifests", str(tmp_path)]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if " scheduler." not in line]
+    assert (
+        err[0]
+        == f"{tmp_path / 'a.yaml'}:3:18: error: [a] cron_expression: day-of-week 8 is out of range 0-7"
+    )
+    assert err[1].startswith(f"{tmp_path / 'b.yaml'}:2:7: error: [b] func: module 'os' is outside")
+    assert err[2] == "refusing to start: 2 errors in the manifests"
+
+
+def test_run_with_background_jobs_disabled_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BACKGROUND_JOBS_ENABLED", "false")
+    assert main(["run", "--manifests", "does-not-matter"]) == 0
+    assert "not starting" in capsys.readouterr().err
+
+
+def _wait_for_line(stream: IO[str], needle: str, deadline: float) -> str:
+    """Read log lines until one contains ``needle``; fail at the deadline."""
+    seen = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return line
+    raise AssertionError(f"no line with {needle!r} in:\n{''.join(seen)}")
+
+
+@pytest.mark.timeout(40)
+def test_run_process_runs_jobs_hot_reloads_and_stops_on_sigterm(tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    _manifest(folder, "tick.yaml", _job("tick", "tests.jobfuncs.noop", "* * * * * *"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env |= {
+        "SCHEDULER_ALLOWED_MODULES": "tests.jobfuncs",
+        "PYTHONPATH": str(REPO),
+        "SCHEDULER_SHUTDOWN_GRACE": "2",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "scheduler",
+        "run",
+        "--manifests",
+        str(folder),
+        "--log-format",
+        "json",
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    try:
+        deadline = time.monotonic() + 20
+        ran = json.loads(_wait_for_line(process.stdout, '"outcome": "success"', deadline))
+        assert ran["job_id"] == "tick"
+        _manifest(folder, "tock.yaml", _job("tock", "tests.jobfuncs.noop", "* * * * * *"))
+        applied = _wait_for_line(process.stdout, "'tock'", deadline)
+        assert "added" in applied
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+        process.stdout.close()
