@@ -1,0 +1,84 @@
+"""Which manifest files to load, and their bytes: the loader's only filesystem access."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from scheduler.problems import Problem
+from scheduler.sources import MAX_MANIFEST_BYTES
+
+__all__ = ["MANIFEST_SUFFIXES", "discover_manifest_files", "manifest_files", "read_manifest"]
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".toml")
+_IGNORED_SUFFIXES = ("~", ".swp")
+
+
+def discover_manifest_files(folder: Path) -> list[Path]:
+    """Manifest files below ``folder``, sorted; hidden entries and editor droppings skipped."""
+    return [Path(file) for file in _discover(os.fspath(folder), [])]
+
+
+def _is_ignored(name: str) -> bool:
+    """Hidden entries (also ConfigMap ``..data``) and droppings (``*~``, ``*.swp``, ``.#*``)."""
+    return name.startswith(".") or name.endswith(_IGNORED_SUFFIXES)
+
+
+def _discover(folder: str, problems: list[Problem]) -> list[str]:
+    """Walk with ``os.scandir`` (strings, no ``Path``): it runs once per reload on every file.
+
+    Symlinks to files are followed; symlinked folders are not descended into, so a link
+    cycle cannot loop.
+    """
+    found: list[str] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if _is_ignored(entry.name):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
+                        found.append(entry.path)
+        except OSError as exc:
+            problems.append(Problem(current, None, None, f"cannot read folder: {exc.strerror}"))
+    found.sort()
+    return found
+
+
+def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[str]:
+    """Files to load, as the caller wrote them (relative stays relative), sorted, once each."""
+    files: set[str] = set()
+    for given in paths:
+        path = os.fspath(given)
+        if os.path.isdir(path):
+            files.update(_discover(path, problems))
+        elif not os.path.exists(path):
+            problems.append(Problem(path, None, None, "no such file or directory"))
+        elif not path.endswith(MANIFEST_SUFFIXES):
+            message = "not a manifest file; expected a .yaml, .yml or .toml file"
+            problems.append(Problem(path, None, None, message))
+        else:
+            files.add(path)
+    return sorted(files)
+
+
+def read_manifest(file: str, problems: list[Problem]) -> bytes | None:
+    """Read a file; of a huge one only one byte past the size limit, refused cheaply.
+
+    ``read(n)`` allocates ``n`` bytes up front, so the bounded read is only for files whose
+    size is over the limit or unknown (0: a pipe, ``/proc``); the rest are read whole.
+    """
+    try:
+        with open(file, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if 0 < size <= MAX_MANIFEST_BYTES:
+                return stream.read()
+            return stream.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        problems.append(Problem(file, None, None, f"cannot read file: {exc.strerror}"))
+        return None
