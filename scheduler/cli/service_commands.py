@@ -53,7 +53,10 @@ def add_trigger(sub: Any) -> None:
 
 def _add_manifests_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--manifests", type=Path, default=None, help="manifest folder (default: SCHEDULER_MANIFESTS_DIR)"
+        "--manifests",
+        type=Path,
+        default=None,
+        help="manifest folder (default: SCHEDULER_MANIFESTS_DIR)",
     )
 
 
@@ -71,7 +74,9 @@ def _report_load(result: LoadResult) -> None:
     print_problems(result.problems)
     if not result.ok:
         errors = sum(1 for problem in result.problems if problem.is_error)
-        print(f"refusing to start: {render.plural(errors, 'error')} in the manifests", file=sys.stderr)
+        print(
+            f"refusing to start: {render.plural(errors, 'error')} in the manifests", file=sys.stderr
+        )
 
 
 def run_run(args: argparse.Namespace) -> int:
@@ -81,7 +86,9 @@ def run_run(args: argparse.Namespace) -> int:
     if not settings.background_jobs_enabled:
         print("BACKGROUND_JOBS_ENABLED is false: not starting the scheduler", file=sys.stderr)
         return EXIT_OK
-    return asyncio.run(serve(settings, manifests_dir=_folder(args, settings), on_loaded=_report_load))
+    return asyncio.run(
+        serve(settings, manifests_dir=_folder(args, settings), on_loaded=_report_load)
+    )
 
 
 def _loaded_service(args: argparse.Namespace) -> tuple[SchedulerService, LoadResult]:
