@@ -13,7 +13,9 @@ from scheduler.errors import (
 from scheduler.loader import LoadedJob, LoadResult, ManifestLoader, load_manifests
 from scheduler.manifest import Defaults, JobSpec, ManifestFile, manifest_json_schema
 from scheduler.problems import Problem
+from scheduler.service import JobView, SchedulerService
 from scheduler.settings import Settings, load_settings
+from scheduler.status import ReloadStatus, RunRecord, RunStatus
 
 __all__ = [
     "Defaults",
@@ -22,12 +24,17 @@ __all__ = [
     "InvalidManifests",
     "JobNotFound",
     "JobSpec",
+    "JobView",
     "LoadResult",
     "LoadedJob",
     "ManifestFile",
     "ManifestLoader",
     "Problem",
+    "ReloadStatus",
+    "RunRecord",
+    "RunStatus",
     "SchedulerError",
+    "SchedulerService",
     "Settings",
     "build_trigger",
     "describe",
