@@ -3,7 +3,8 @@
 It keeps the seed's API (``register_job``, ``start``, ``shutdown``, ``pause_job``, ``resume_job``,
 ``remove_job``, ``get_jobs``, ``is_running``) and adds manifests (``load``, ``reload``), manual
 runs (``trigger``) and run records (``add_run_listener``, ``job_status``). APScheduler is untyped;
-it stays inside this module (STYLE.md rule 3) and callers only see the dataclasses below.
+it stays inside this module (STYLE.md rule 3) and callers only see the dataclasses below. Each
+run goes through ``scheduler.execution.JobRunner`` (timeout, overlap, misfire, RunRecord).
 
 Use it from a FastAPI lifespan::
 
@@ -34,11 +35,9 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import functools
-import importlib
-import inspect
 import logging
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -51,60 +50,22 @@ from apscheduler.schedulers.base import STATE_RUNNING
 
 from scheduler.clock import SYSTEM_CLOCK, Clock
 from scheduler.cron import Trigger, build_trigger, validate_expression
+from scheduler.cron.build import shared_trigger
 from scheduler.errors import DuplicateJob, JobNotFound, SchedulerError
+from scheduler.execution import JobDefinition, JobRunner, RunListener
 from scheduler.loader import LoadedJob, LoadResult, ManifestLoader
-from scheduler.manifest import JobOptions, split_func_path
+from scheduler.manifest import JobOptions
 from scheduler.plan import Plan, plan_changes
 from scheduler.problems import Problem, sorted_problems
 from scheduler.settings import Settings, load_settings
-from scheduler.status import ReloadStatus, RunRecord, RunStatus
+from scheduler.status import ReloadStatus, RunRecord
 
 logger = logging.getLogger(__name__)
-
-RunListener = Callable[[RunRecord], object]
-_Outcome = tuple[RunStatus, str | None, BaseException | None]
 
 # The run wrapper enforces max_instances itself, because a timed-out thread still runs and must
 # still count; APScheduler's own limit would forget it and would skip without a RunRecord.
 _APSCHEDULER_MAX_INSTANCES = 2**31
 _SEED_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
-_OUTCOME_LEVELS = {
-    RunStatus.SUCCESS: logging.INFO,
-    RunStatus.FAILED: logging.ERROR,
-    RunStatus.TIMEOUT: logging.ERROR,
-    RunStatus.SKIPPED: logging.WARNING,
-    RunStatus.MISSED: logging.WARNING,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class JobDefinition:
-    """What the service runs for one job, whether it came from a manifest or ``register_job``."""
-
-    job_id: str
-    func: Callable[..., Any]
-    func_path: str
-    cron_expression: str
-    timezone: str = "UTC"
-    options: JobOptions = field(default_factory=JobOptions)
-    file: str | None = None
-    line: int | None = None
-
-    @classmethod
-    def from_loaded(cls, job: LoadedJob) -> JobDefinition:
-        """Build from a validated manifest job, importing ``func`` if the loader did not."""
-        func = job.func if job.func is not None else _import_func(job.spec.func)
-        spec = job.spec
-        return cls(
-            spec.job_id,
-            func,
-            spec.func,
-            spec.cron_expression,
-            job.timezone,
-            spec,
-            job.file,
-            job.line,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,211 +90,6 @@ class JobView:
     line: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Started:
-    """An admitted occurrence, counted as running; ``deadline`` is in event-loop time.
-
-    A sync job is already on its thread (``thread``); a coroutine runs when awaited.
-    """
-
-    job: JobDefinition
-    scheduled_for: datetime
-    started_at: datetime
-    deadline: float | None
-    thread: asyncio.Future[Any] | None
-
-
-class JobRunner:
-    """Runs occurrences of jobs and records how each one ended.
-
-    It owns what APScheduler does not: a timeout per run, an overlap count that keeps a timed-out
-    thread counted until it really ends, misfire grace measured with the injected clock, and one
-    ``RunRecord`` plus one log line per occurrence. It needs no scheduler, so tests drive it with
-    fake jobs and a fake clock.
-    """
-
-    def __init__(self, *, clock: Clock, thread_pool: concurrent.futures.Executor) -> None:
-        self._clock = clock
-        self._pool = thread_pool
-        self._running: dict[str, int] = {}
-        self._inflight: set[asyncio.Future[Any]] = set()
-        self._timed_out: set[asyncio.Future[Any]] = set()
-        self._listeners: list[RunListener] = []
-        self.last_runs: dict[str, RunRecord] = {}
-
-    def add_listener(self, listener: RunListener) -> None:
-        """Call ``listener`` with every RunRecord, on the event loop thread."""
-        self._listeners.append(listener)
-
-    def remove_listener(self, listener: RunListener) -> None:
-        """Stop calling ``listener``."""
-        self._listeners.remove(listener)
-
-    def running_count(self, job_id: str) -> int:
-        """How many runs of the job have started and not ended (timed-out threads included)."""
-        return self._running.get(job_id, 0)
-
-    def run_due(
-        self, job: JobDefinition, run_times: Sequence[datetime]
-    ) -> Coroutine[Any, Any, list[RunRecord]]:
-        """Run the occurrences APScheduler found due; those later than the grace are missed.
-
-        Not ``async def`` on purpose: the first occurrence starts before this returns, while
-        APScheduler submits it, as its own executors do; a task hop per job would add up to
-        tens of milliseconds when a thousand jobs fall due together (bench_lag.py).
-        """
-        first = self._begin_due(job, run_times[0]) if run_times else None
-        return self._run_rest(job, first, run_times[1:])
-
-    async def run(self, job: JobDefinition, scheduled_for: datetime) -> RunRecord:
-        """Run one occurrence now, unless ``max_instances`` runs are still going."""
-        return await self._end(self._begin(job, scheduled_for))
-
-    async def _run_rest(
-        self, job: JobDefinition, first: RunRecord | _Started | None, rest: Sequence[datetime]
-    ) -> list[RunRecord]:
-        records = [] if first is None else [await self._end(first)]
-        for run_time in rest:
-            records.append(await self._end(self._begin_due(job, run_time)))
-        return records
-
-    def _begin_due(self, job: JobDefinition, run_time: datetime) -> RunRecord | _Started:
-        scheduled_for = run_time.astimezone(UTC)
-        grace = job.options.misfire_grace_time
-        late = (self._clock.now() - scheduled_for).total_seconds()
-        if grace is not None and late > grace:
-            error = f"started {late:.3f}s late, past the misfire grace of {grace}s"
-            return self._finish(RunRecord(job.job_id, scheduled_for, RunStatus.MISSED, error=error))
-        return self._begin(job, scheduled_for)
-
-    def _begin(self, job: JobDefinition, scheduled_for: datetime) -> RunRecord | _Started:
-        """Skip (a finished record) or admit the run, synchronously; a thread starts now."""
-        running = self.running_count(job.job_id)
-        if running >= job.options.max_instances:
-            why = f"{running} run(s) still going (max_instances={job.options.max_instances})"
-            skipped = RunRecord(job.job_id, scheduled_for, RunStatus.SKIPPED, error=why)
-            return self._finish(skipped)
-        timeout = job.options.timeout
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
-        self._running[job.job_id] = running + 1
-        thread = None if _is_coroutine_function(job.func) else self._submit_thread(job)
-        return _Started(job, scheduled_for, self._clock.now(), deadline, thread)
-
-    async def _end(self, started: RunRecord | _Started) -> RunRecord:
-        if isinstance(started, RunRecord):
-            return started
-        job = started.job
-        try:
-            if started.thread is None:
-                status, error, exc = await self._run_coroutine(started)
-            else:
-                status, error, exc = await self._wait_for_thread(started, started.thread)
-        except asyncio.CancelledError:
-            cancelled = "cancelled: the scheduler shut down"
-            self._finish(
-                RunRecord(
-                    job.job_id,
-                    started.scheduled_for,
-                    RunStatus.FAILED,
-                    started.started_at,
-                    self._clock.now(),
-                    cancelled,
-                )
-            )
-            raise
-        record = RunRecord(
-            job.job_id, started.scheduled_for, status, started.started_at, self._clock.now(), error
-        )
-        return self._finish(record, exc)
-
-    async def wait_idle(self, timeout: float) -> int:
-        """Wait up to ``timeout`` seconds for every started run to end; return how many did not."""
-        pending = set(self._inflight)
-        if pending and timeout > 0:
-            _, pending = await asyncio.wait(pending, timeout=timeout)
-        return len(pending)
-
-    def cancel_all(self) -> None:
-        """Cancel running coroutines; threads cannot be cancelled and are left to end."""
-        for future in list(self._inflight):
-            future.cancel()
-
-    async def _run_coroutine(self, started: _Started) -> _Outcome:
-        """Run the coroutine in the calling task, as APScheduler does: no extra task per run."""
-        job, task = started.job, asyncio.current_task()
-        if task is not None:
-            self._inflight.add(task)
-        scope = asyncio.timeout_at(started.deadline)
-        try:
-            async with scope:
-                await job.func(*job.options.args, **job.options.kwargs)
-        except TimeoutError as exc:
-            if not scope.expired():  # the job's own TimeoutError
-                return RunStatus.FAILED, _describe(exc), exc
-            return RunStatus.TIMEOUT, f"timed out after {job.options.timeout:g}s", None
-        except Exception as exc:
-            return RunStatus.FAILED, _describe(exc), exc
-        finally:
-            self._inflight.discard(task)
-            self._release(job.job_id)
-        return RunStatus.SUCCESS, None, None
-
-    def _submit_thread(self, job: JobDefinition) -> asyncio.Future[Any]:
-        call = functools.partial(job.func, *job.options.args, **job.options.kwargs)
-        future = asyncio.get_running_loop().run_in_executor(self._pool, call)
-        self._inflight.add(future)
-        future.add_done_callback(functools.partial(self._thread_done, job.job_id))
-        return future
-
-    async def _wait_for_thread(self, started: _Started, future: asyncio.Future[Any]) -> _Outcome:
-        try:
-            if started.deadline is None:
-                await future
-            else:  # a thread cannot be killed: shield it so the timeout only stops the wait
-                left = started.deadline - asyncio.get_running_loop().time()
-                await asyncio.wait_for(asyncio.shield(future), left)
-        except TimeoutError as exc:
-            if future.done() and not future.cancelled():  # the job's own TimeoutError
-                return RunStatus.FAILED, _describe(exc), exc
-            self._timed_out.add(future)
-            timeout = started.job.options.timeout
-            return (
-                RunStatus.TIMEOUT,
-                f"timed out after {timeout:g}s; its thread is still running",
-                None,
-            )
-        except Exception as exc:
-            return RunStatus.FAILED, _describe(exc), exc
-        return RunStatus.SUCCESS, None, None
-
-    def _thread_done(self, job_id: str, future: asyncio.Future[Any]) -> None:
-        """A thread ended: only now does it stop counting, even if its run timed out long ago."""
-        self._release(job_id)
-        self._inflight.discard(future)
-        if future in self._timed_out:
-            self._timed_out.discard(future)
-            exc = None if future.cancelled() else future.exception()
-            ended = "cancelled" if future.cancelled() else _describe(exc) if exc else "ok"
-            logger.warning("job %s: the timed-out run has now ended (%s)", job_id, ended)
-
-    def _release(self, job_id: str) -> None:
-        running = self.running_count(job_id) - 1
-        if running > 0:
-            self._running[job_id] = running
-        else:
-            self._running.pop(job_id, None)
-
-    def _finish(self, record: RunRecord, exc: BaseException | None = None) -> RunRecord:
-        self.last_runs[record.job_id] = record
-        _log_run(record, exc)
-        for listener in list(self._listeners):
-            try:
-                listener(record)
-            except Exception:
-                logger.exception("run listener %r failed on job %s", listener, record.job_id)
-        return record
-
-
 class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is untyped
     """APScheduler executor that hands due run times to the service's run wrapper.
 
@@ -350,7 +106,7 @@ class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is un
         self.tasks: set[asyncio.Task[object]] = set()
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        task = asyncio.get_running_loop().create_task(self._dispatch(job.id, list(run_times)))
+        task = asyncio.get_running_loop().create_task(self._dispatch(job.id, run_times))
         self.tasks.add(task)
         task.add_done_callback(functools.partial(self._done, job.id))
 
@@ -565,10 +321,15 @@ class SchedulerService:
         self._apply_result(result, log_problems=False)
         return result
 
-    def reload(self) -> ReloadStatus:
-        """Re-read the manifests and apply them all, or nothing if any is invalid."""
-        result = self._with_conflicts(self._loader.load(self.manifest_paths))
-        return self._apply_result(result, log_problems=True)
+    def reload(self, changed: Collection[Path] | None = None) -> ReloadStatus:
+        """Re-read the manifests and apply them all, or nothing if any is invalid.
+
+        ``changed``, from a watcher, names the only files that changed: just those are read
+        again (the loader falls back to a full rescan when that cannot be done exactly).
+        ``None`` rescans the whole folder.
+        """
+        loaded = self._loader.load(self.manifest_paths, changed=changed)
+        return self._apply_result(self._with_conflicts(loaded), log_problems=True)
 
     def _apply_result(self, result: LoadResult, *, log_problems: bool) -> ReloadStatus:
         if not result.ok:
@@ -588,7 +349,8 @@ class SchedulerService:
             plan.changed_ids,
             plan.unchanged_ids,
         )
-        logger.info(
+        logger.log(
+            logging.INFO if plan.has_changes else logging.DEBUG,  # a no-op reload is routine
             "manifests applied: added=%s removed=%s changed=%s unchanged=%d",
             list(status.added),
             list(status.removed),
@@ -610,14 +372,19 @@ class SchedulerService:
                 problem.field or "-",
                 problem.message,
             )
-        logger.error(
-            "manifests rejected (%d error(s)); the running schedule is unchanged", len(errors)
-        )
+        if log_problems or self._started or self._manifest_jobs:
+            logger.error(
+                "manifests rejected (%d error(s)); the running schedule is unchanged", len(errors)
+            )
+        else:  # a first load: nothing runs yet, and the caller renders the problems
+            logger.debug("manifests rejected (%d error(s)); nothing was applied", len(errors))
         self.last_reload = ReloadStatus(self._clock.now(), False, problems)
         return self.last_reload
 
     def _with_conflicts(self, result: LoadResult) -> LoadResult:
         """Refuse manifest jobs whose id a ``register_job`` call already took."""
+        if len(self._jobs) == len(self._manifest_jobs):
+            return result  # no job registered in code: skip a pass over every loaded job
         clashes = [
             Problem(
                 job.file,
@@ -646,12 +413,14 @@ class SchedulerService:
         for loaded, definition, trigger in prepared:
             self._manifest_jobs[definition.job_id] = loaded
             self._schedule(definition, trigger, now)
-        for loaded in plan.unchanged:  # new source position only; the schedule is not touched
+        for loaded in plan.refreshed:  # new source position only; the schedule is not touched
             job_id = loaded.spec.job_id
             self._manifest_jobs[job_id] = loaded
-            self._jobs[job_id] = dataclasses.replace(
-                self._jobs[job_id], file=loaded.file, line=loaded.line
-            )
+            definition = self._jobs[job_id]
+            if (definition.file, definition.line) != (loaded.file, loaded.line):
+                self._jobs[job_id] = dataclasses.replace(
+                    definition, file=loaded.file, line=loaded.line
+                )
 
     # -- APScheduler plumbing --------------------------------------------------------------
 
@@ -742,47 +511,11 @@ def _trigger_for(definition: JobDefinition) -> Trigger:
 @functools.lru_cache(maxsize=4096)
 def _shared_trigger(expression: str, timezone: str, jitter: int | None) -> Trigger:
     """One trigger per distinct schedule: triggers hold no per-job state, and building
-    thousands of identical ones dominated start-up (tests/benchmarks/bench_startup.py)."""
-    return build_trigger(expression, timezone, jitter=jitter)
+    thousands of identical ones dominated start-up (tests/benchmarks/bench_startup.py).
+    Shared, it answers once for all its jobs when they fall due together (bench_lag.py)."""
+    return shared_trigger(build_trigger(expression, timezone, jitter=jitter))
 
 
 def _dispatched_by_service() -> None:
     """Stand-in APScheduler job function: ``_ServiceExecutor`` runs the real one instead."""
     raise AssertionError("scheduler jobs run through the service's executor")
-
-
-def _import_func(path: str) -> Callable[..., Any]:
-    module_name, attribute = split_func_path(path)
-    func: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
-    return func
-
-
-def _is_coroutine_function(func: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004  # an object with ``async def __call__``
-    )
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _log_run(record: RunRecord, exc: BaseException | None) -> None:
-    """The one line per occurrence; a failure carries its traceback."""
-    duration = record.duration_seconds
-    logger.log(
-        _OUTCOME_LEVELS[record.status],
-        "job %s scheduled_for=%s duration=%s outcome=%s%s",
-        record.job_id,
-        record.scheduled_for.isoformat(),
-        "-" if duration is None else f"{duration:.3f}s",
-        record.status.value,
-        f" error={record.error}" if record.error else "",
-        exc_info=exc,
-        extra={
-            "job_id": record.job_id,
-            "scheduled_for": record.scheduled_for.isoformat(),
-            "duration": duration,
-            "outcome": record.status.value,
-        },
-    )

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from scheduler.execution import JobDefinition, JobRunner, _ThreadEnds
 from scheduler.manifest import JobOptions
-from scheduler.service import JobDefinition, JobRunner, SchedulerService
+from scheduler.service import SchedulerService
 from scheduler.settings import load_settings
 from scheduler.status import RunRecord, RunStatus
 from tests import jobfuncs
@@ -76,7 +78,7 @@ async def test_success_is_recorded_with_clock_times_and_one_log_line(
 ) -> None:
     heard: list[RunRecord] = []
     runner.add_listener(heard.append)
-    with caplog.at_level(logging.INFO, logger="scheduler.service"):
+    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
         record = await runner.run(job(jobfuncs.async_record), T0)
 
     assert record == RunRecord("job", T0, RunStatus.SUCCESS, T0, T0, None)
@@ -100,7 +102,7 @@ async def test_a_failing_job_is_logged_with_its_traceback_and_the_runner_goes_on
         raise ValueError("boom")
 
     failing = job(jobfuncs.boom if func is jobfuncs.boom else async_boom)
-    with caplog.at_level(logging.INFO, logger="scheduler.service"):
+    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
         failed = await runner.run(failing, T0)
         after = await runner.run(job(jobfuncs.noop, "other"), T0)
 
@@ -148,7 +150,7 @@ async def test_a_thread_past_its_timeout_is_reported_and_still_counts_as_running
     runner: JobRunner, caplog: pytest.LogCaptureFixture
 ) -> None:
     stuck = job(jobfuncs.wait_for_gate, timeout=0.05)
-    with caplog.at_level(logging.INFO, logger="scheduler.service"):
+    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
         timed_out = await runner.run(stuck, T0)
         overlapping = await runner.run(stuck, T0 + timedelta(minutes=1))
         other = await runner.run(job(jobfuncs.record, "other"), T0)  # not blocked by it
@@ -214,7 +216,7 @@ async def test_misfires_run_within_grace_and_are_missed_beyond_it(
     status: RunStatus,
 ) -> None:
     clock.advance(seconds=late.total_seconds())
-    with caplog.at_level(logging.INFO, logger="scheduler.service"):
+    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
         [record] = await runner.run_due(job(jobfuncs.noop, misfire_grace_time=grace), [T0])
 
     assert (record.scheduled_for, record.status) == (T0, status)
@@ -247,6 +249,69 @@ async def test_a_failing_listener_is_logged_and_others_still_hear(
 
     assert heard == [record]
     assert "run listener" in caplog.text and "listener bug" in caplog.text
+
+
+async def test_cancel_all_cancels_waiting_runs_and_queued_threads(runner: JobRunner) -> None:
+    """Four gated threads fill the test pool, so the fifth call is still queued."""
+    gated_ids = [f"gated{index}" for index in range(4)]
+    runs = [
+        asyncio.create_task(runner.run(job(jobfuncs.wait_for_gate, id_), T0)) for id_ in gated_ids
+    ]
+    runs.append(asyncio.create_task(runner.run(job(jobfuncs.record, "queued"), T0)))
+    await until(lambda: runner.running_count("queued") == 1)
+
+    runner.cancel_all()
+    outcomes = await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 5)
+    jobfuncs.THREAD_GATE.set()
+    await until(lambda: not any(runner.running_count(id_) for id_ in [*gated_ids, "queued"]))
+
+    assert [type(outcome) for outcome in outcomes] == [asyncio.CancelledError] * 5
+    assert {runner.last_runs[id_].error for id_ in [*gated_ids, "queued"]} == {
+        "cancelled: the scheduler shut down"
+    }
+    assert jobfuncs.CALLS == []  # the queued call never ran
+
+
+def test_threads_ending_together_wake_the_loop_once() -> None:
+    handed_back: list[Future[Any]] = []
+    wake_ups: list[Callable[[], None]] = []
+    loop: Any = SimpleNamespace(call_soon_threadsafe=wake_ups.append)
+    thread_ends = _ThreadEnds(handed_back.append)
+    calls: list[Future[Any]] = [Future() for _ in range(3)]
+    for call in calls:
+        thread_ends.watch(call, loop)
+
+    for call in calls:
+        call.set_result(None)
+    assert (len(wake_ups), handed_back) == (1, [])
+    wake_ups.pop()()
+    assert handed_back == calls
+
+    later: Future[Any] = Future()
+    thread_ends.watch(later, loop)
+    later.set_result(None)
+    assert len(wake_ups) == 1  # the last hand-back is done: the next end wakes the loop again
+
+
+def test_a_closed_loop_does_not_stop_later_wake_ups() -> None:
+    def closed(callback: Callable[[], None]) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    wake_ups: list[Callable[[], None]] = []
+    closed_loop: Any = SimpleNamespace(call_soon_threadsafe=closed)
+    new_loop: Any = SimpleNamespace(call_soon_threadsafe=wake_ups.append)
+    handed_back: list[Future[Any]] = []
+    thread_ends = _ThreadEnds(handed_back.append)
+    first: Future[Any] = Future()
+    thread_ends.watch(first, closed_loop)
+    first.set_result(None)
+
+    second: Future[Any] = Future()
+    thread_ends.watch(second, new_loop)
+    second.set_result(None)
+    assert len(wake_ups) == 1
+    wake_ups.pop()()
+    assert handed_back == [first, second]
 
 
 # -- through the real scheduler ------------------------------------------------------------

@@ -13,9 +13,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduler.cron import build_trigger
+from scheduler.cron.build import SharedTrigger, shared_trigger
 from scheduler.errors import DuplicateJob, InvalidCronExpression, JobNotFound
 from scheduler.manifest import JobOptions
 from scheduler.service import JobView, SchedulerService
@@ -358,6 +361,79 @@ async def test_jitter_delays_the_next_run_within_its_bound(service: SchedulerSer
     assert (
         timedelta(0) <= next_run - datetime(2027, 1, 4, 13, 0, tzinfo=UTC) <= timedelta(seconds=30)
     )
+
+
+# -- shared triggers -----------------------------------------------------------------------
+
+
+class CountingTrigger:
+    """Answers a fixed second after ``now`` and counts the questions."""
+
+    jitter = None
+
+    def __init__(self) -> None:
+        self.questions: list[tuple[datetime | None, datetime]] = []
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        self.questions.append((previous_fire_time, now))
+        return now + timedelta(seconds=1)
+
+
+def test_a_shared_trigger_answers_a_repeated_question_once() -> None:
+    counting = CountingTrigger()
+    shared = shared_trigger(counting)
+    later = T0 + timedelta(seconds=5)
+
+    answers = [
+        shared.get_next_fire_time(T0, later),
+        shared.get_next_fire_time(T0, later),  # the same question: remembered
+        shared.get_next_fire_time(T0.astimezone(ZoneInfo("Asia/Tokyo")), later),  # same instants
+        shared.get_next_fire_time(None, later),
+        shared.get_next_fire_time(T0, later),  # only the last question is remembered
+    ]
+
+    assert answers == [later + timedelta(seconds=1)] * 5
+    assert counting.questions == [(T0, later), (None, later), (T0, later)]
+
+
+def test_a_shared_trigger_tells_the_two_passes_of_a_fold_apart() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    first_pass = datetime(2026, 10, 25, 2, 30, tzinfo=berlin)
+    second_pass = first_pass.replace(fold=1)
+    assert first_pass == second_pass  # one zone: == compares wall times, ignoring fold
+    plain = build_trigger("*/20 * * * *", berlin)
+    shared = shared_trigger(build_trigger("*/20 * * * *", berlin))
+
+    answers = [shared.get_next_fire_time(None, now) for now in (first_pass, second_pass)]
+
+    expected = [plain.get_next_fire_time(None, now) for now in (first_pass, second_pass)]
+    in_order = ["2026-10-25T02:40:00+02:00", "2026-10-25T02:40:00+01:00"]
+    assert [a.isoformat() for a in answers if a] == [e.isoformat() for e in expected if e]
+    assert [a.isoformat() for a in answers if a] == in_order
+
+
+def test_a_trigger_with_jitter_is_not_shared_and_a_shared_one_reads_as_its_trigger() -> None:
+    jittery = build_trigger("0 * * * *", jitter=30)
+    shared = shared_trigger(build_trigger("0 * * * *"))
+
+    assert shared_trigger(jittery) is jittery
+    assert isinstance(shared, SharedTrigger)
+    assert (
+        str(shared) == "cron[month='*', day='*', day_of_week='*', hour='*', minute='0', second='0']"
+    )
+
+
+async def test_jobs_on_one_schedule_share_one_trigger(service: SchedulerService) -> None:
+    service.register_job("first", jobfuncs.noop, "*/5 * * * *")
+    service.register_job("second", jobfuncs.noop, "*/5 * * * *")
+    service.register_job(
+        "berlin", jobfuncs.noop, "*/5 * * * *", job_options=JobOptions(timezone="Europe/Berlin")
+    )
+
+    triggers = {job.id: job.trigger for job in service._scheduler.get_jobs()}
+
+    assert triggers["first"] is triggers["second"] is not triggers["berlin"]
+    assert isinstance(triggers["first"], SharedTrigger)
 
 
 # -- starting and stopping -----------------------------------------------------------------

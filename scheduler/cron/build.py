@@ -3,13 +3,16 @@
 Zones that never change offset get APScheduler's own ``CronTrigger`` (an ``OrTrigger`` of two
 for cron's day-of-month OR day-of-week rule, weekdays renumbered for agronholm/apscheduler#286);
 zones with DST get ``StandardCronTrigger``. Previews use the same choice, so they show what runs.
+``shared_trigger`` wraps one for many jobs on the same schedule to share.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
@@ -17,10 +20,12 @@ from scheduler.cron.parse import CronSchedule, consecutive_runs, days_occur, par
 from scheduler.cron.trigger import StandardCronTrigger, Trigger
 from scheduler.cron.zones import has_constant_offset, resolve_zone
 
-__all__ = ["build_trigger", "next_fire_times"]
+__all__ = ["SharedTrigger", "build_trigger", "next_fire_times", "shared_trigger"]
 
 _APS_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Zulu"})
 
 
 def _aps_field(values: frozenset[int], low: int, high: int, names: tuple[str, ...] = ()) -> str:
@@ -76,8 +81,60 @@ def build_trigger(
     schedule = parse_expression(expression)
     zone = resolve_zone(timezone)
     if has_constant_offset(zone):
-        return _apscheduler_trigger(schedule, zone, jitter)
+        return _apscheduler_trigger(schedule, _plain_utc(zone), jitter)
     return StandardCronTrigger(schedule, zone, jitter=jitter)
+
+
+def _plain_utc(zone: tzinfo) -> tzinfo:
+    """``datetime.UTC`` for the IANA names of UTC: the same instants, and cheaper to compute
+    with than ``ZoneInfo("UTC")``, which every comparison of fire times asks for its offset."""
+    if isinstance(zone, ZoneInfo) and zone.key in _UTC_NAMES:
+        return UTC
+    return zone
+
+
+class SharedTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler is untyped
+    """A trigger that many jobs on one schedule share: it answers a repeated question once.
+
+    When a thousand jobs on one schedule fall due together, APScheduler asks each job's
+    trigger, twice, for the next fire time after the same ``(previous_fire_time, now)``; at
+    tens of microseconds per CronTrigger answer, that was most of the time it took to fire
+    them (tests/benchmarks/bench_lag.py). The answer depends only on those two instants, so
+    the last one is kept, keyed by the exact instants (fold included, unlike ``==`` in one
+    zone). Not for jitter: each answer is random.
+    """
+
+    __slots__ = ("_last", "trigger")
+
+    def __init__(self, trigger: Trigger) -> None:
+        self.trigger = trigger
+        self._last: tuple[tuple[timedelta | None, timedelta], datetime | None] | None = None
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """What the wrapped trigger answers, computed once per distinct question in a row."""
+        previous = None if previous_fire_time is None else previous_fire_time - _EPOCH
+        question = (previous, now - _EPOCH)
+        last = self._last  # read once: another thread may replace it, never half-way
+        if last is not None and last[0] == question:
+            return last[1]
+        answer = self.trigger.get_next_fire_time(previous_fire_time, now)
+        self._last = (question, answer)
+        return answer
+
+    def __str__(self) -> str:
+        return str(self.trigger)
+
+    def __repr__(self) -> str:
+        return f"<SharedTrigger {self.trigger!r}>"
+
+
+def shared_trigger(trigger: Trigger) -> Trigger:
+    """``trigger`` wrapped for sharing, unless it has jitter: then each answer is random."""
+    if getattr(trigger, "jitter", None):
+        return trigger
+    return SharedTrigger(trigger)
 
 
 def next_fire_times(

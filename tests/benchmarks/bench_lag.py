@@ -6,14 +6,22 @@ on the event loop, sync jobs on a 10-worker thread pool, on both sides:
 
 - ours: ``SchedulerService.register_job`` (run wrapper: overlap count, timeout, RunRecord,
   listeners, one log line per run);
-- bare: APScheduler 3.11 ``AsyncIOScheduler`` with ``CronTrigger(second=S)``, its
-  ``AsyncIOExecutor`` for coroutines and its ``ThreadPoolExecutor(10)`` for sync functions;
-- bare + build_trigger: the same with our dialect's trigger, so the last ratio is the cost of
-  the service's executor and run wrapper alone.
+- bare: APScheduler 3.11 ``AsyncIOScheduler`` with ``CronTrigger(second=S)``, one trigger
+  object for all jobs, its ``AsyncIOExecutor`` for coroutines and its ``ThreadPoolExecutor(10)``
+  for sync functions;
+- bare + our trigger: the same with the trigger the service schedules (our dialect's trigger,
+  shared as ``shared_trigger`` does), so the last ratio is the cost of the service's executor
+  and run wrapper alone.
 
-Logging stays at Python's default (WARNING), so neither side pays for its per-run lines.
+``--distinct`` gives every job its own expression (``S M,m H,h * * *``: all due at the same
+second, then apart), so no side can answer for many jobs at once; bare then builds one
+``CronTrigger`` per job.
 
-Run: ``.venv/bin/python tests/benchmarks/bench_lag.py [--jobs 1000] [--repeat 3]``
+Logging stays at Python's default (WARNING), so neither side pays for its per-run lines. Each
+side starts after ``gc.collect()``, so it does not pay for collecting the previous side's
+scheduler; collections its own registering and firing cause still count.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_lag.py [--jobs 1000] [--repeat 3] [--distinct]``
 Prints a markdown table (p50/p99/max in milliseconds, median over repeats) and ratios.
 """
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import time
@@ -37,6 +46,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from scheduler.cron import build_trigger
+from scheduler.cron.build import shared_trigger
 from scheduler.service import SchedulerService
 from scheduler.settings import Settings
 
@@ -56,7 +66,20 @@ def sync_job(job_id: str) -> None:
 
 def due_second() -> datetime:
     """A whole second far enough ahead to register every job before it."""
+    gc.collect()  # the previous side's scheduler is garbage now; collect it before, not during
     return (datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)).replace(microsecond=0)
+
+
+def cron_fields(due: datetime, index: int, *, distinct: bool) -> tuple[str, str, str]:
+    """(second, minute, hour) of job ``index``: all due at ``due``, each distinct if asked."""
+    if not distinct:
+        return str(due.second), "*", "*"
+    other_hour, other_minute = divmod(index, 59)
+    if other_hour >= 23:
+        raise SystemExit("--distinct supports up to 1,357 jobs")
+    minute = (due.minute + 1 + other_minute) % 60
+    hour = (due.hour + 1 + other_hour) % 24
+    return str(due.second), f"{due.minute},{minute}", f"{due.hour},{hour}"
 
 
 async def wait_for_all(count: int, limit: float) -> None:
@@ -71,19 +94,23 @@ def lags_ms(due: datetime) -> list[float]:
     return sorted((start - due.timestamp()) * 1000 for start in STARTS.values())
 
 
-async def ours(func: Callable[..., Any], count: int) -> list[float]:
+async def ours(func: Callable[..., Any], count: int, *, distinct: bool = False) -> list[float]:
     STARTS.clear()
     service = SchedulerService(Settings(allowed_modules=("tests",)))
     due = due_second()
     for index in range(count):
-        service.register_job(f"job_{index}", func, f"{due.second} * * * * *", f"job_{index}")
+        second, minute, hour = cron_fields(due, index, distinct=distinct)
+        expression = f"{second} {minute} {hour} * * *"
+        service.register_job(f"job_{index}", func, expression, f"job_{index}")
     async with service:
         await wait_for_all(count, 30)
     return lags_ms(due)
 
 
-async def bare(func: Callable[..., Any], count: int, *, our_triggers: bool = False) -> list[float]:
-    """Bare APScheduler; ``our_triggers`` uses ``build_trigger`` to isolate the wrapper's cost."""
+async def bare(
+    func: Callable[..., Any], count: int, *, our_triggers: bool = False, distinct: bool = False
+) -> list[float]:
+    """Bare APScheduler; ``our_triggers`` uses the service's trigger to isolate its wrapper."""
     STARTS.clear()
     scheduler = AsyncIOScheduler(
         timezone=UTC,
@@ -92,12 +119,18 @@ async def bare(func: Callable[..., Any], count: int, *, our_triggers: bool = Fal
     )
     due = due_second()
     executor = "default" if asyncio.iscoroutinefunction(func) else "threads"
-    trigger = (
-        build_trigger(f"{due.second} * * * * *")
-        if our_triggers
-        else CronTrigger(second=due.second, timezone=UTC)
-    )
+
+    def make_trigger(index: int) -> Any:
+        second, minute, hour = cron_fields(due, index, distinct=distinct)
+        if our_triggers:
+            return shared_trigger(build_trigger(f"{second} {minute} {hour} * * *"))
+        if not distinct:
+            return CronTrigger(second=second, timezone=UTC)
+        return CronTrigger(second=second, minute=minute, hour=hour, timezone=UTC)
+
+    shared = None if distinct else make_trigger(0)
     for index in range(count):
+        trigger = shared if shared is not None else make_trigger(index)
         scheduler.add_job(
             func, trigger, args=[f"job_{index}"], id=f"job_{index}", executor=executor
         )
@@ -126,22 +159,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--distinct", action="store_true", help="one expression per job")
     options = parser.parse_args()
+    schedules = "distinct schedules" if options.distinct else "one schedule"
     print(
-        f"Lag from scheduled second to job start, {options.jobs:,} jobs due together "
-        f"(median of {options.repeat}; Python {sys.version.split()[0]})\n"
+        f"Lag from scheduled second to job start, {options.jobs:,} jobs due together, "
+        f"{schedules} (median of {options.repeat}; Python {sys.version.split()[0]})\n"
     )
     print(
         "| jobs | stat | SchedulerService | bare APScheduler 3.11 | ratio "
-        "| bare + build_trigger | ratio |"
+        "| bare + our trigger | ratio |"
     )
     print("|---|---|---:|---:|---:|---:|---:|")
     for kind, func in (("coroutine", async_job), ("sync, 10 threads", sync_job)):
         runs: dict[str, list[list[float]]] = {"ours": [], "bare": [], "bare+": []}
         for _ in range(options.repeat):  # interleaved, so machine noise hits all sides
-            runs["ours"].append(asyncio.run(ours(func, options.jobs)))
-            runs["bare"].append(asyncio.run(bare(func, options.jobs)))
-            runs["bare+"].append(asyncio.run(bare(func, options.jobs, our_triggers=True)))
+            distinct = options.distinct
+            runs["ours"].append(asyncio.run(ours(func, options.jobs, distinct=distinct)))
+            runs["bare"].append(asyncio.run(bare(func, options.jobs, distinct=distinct)))
+            runs["bare+"].append(
+                asyncio.run(bare(func, options.jobs, our_triggers=True, distinct=distinct))
+            )
         rows = zip(("p50", "p99", "max"), *(summary(runs[side]) for side in runs), strict=True)
         for stat, mine, theirs, same_triggers in rows:
             print(
