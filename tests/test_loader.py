@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import re
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+import scheduler.loader.load
 from scheduler.errors import JobNotFound
 from scheduler.loader import (
     LoadResult,
@@ -28,6 +31,12 @@ JOB = """\
 job_id: {job_id}
 func: jobs.example.run
 cron_expression: "{cron}"
+"""
+
+TOML_JOB = """\
+job_id = "{job_id}"
+func = "jobs.example.run"
+cron_expression = "{cron}"
 """
 
 
@@ -713,3 +722,218 @@ def test_a_fixed_file_is_reparsed_and_its_problems_go(tmp_path: Path) -> None:
 
     assert loader.load([tmp_path]).problems == ()
     assert loader.parse_count == 2
+
+
+# --- a reload told which paths changed ------------------------------------------------------
+
+
+def _hint_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "manifests"
+    for name, job_id in [("a.yaml", "a"), ("b.yaml", "b"), ("team/c.toml", "c")]:
+        template = TOML_JOB if name.endswith(".toml") else JOB
+        _touch(folder / name, template.format(job_id=job_id, cron="0 3 * * *"))
+    return folder
+
+
+def _edit(folder: Path, name: str, job_id: str = "x", cron: str = "0 4 * * *") -> list[str]:
+    _touch(folder / name, JOB.format(job_id=job_id, cron=cron))
+    return [name]
+
+
+def _delete(folder: Path, name: str) -> list[str]:
+    (folder / name).unlink()
+    return [name]
+
+
+def _delete_folder(folder: Path) -> list[str]:
+    shutil.rmtree(folder / "team")
+    return ["team/c.toml", "team"]
+
+
+def _folder_named_like_a_manifest(folder: Path) -> list[str]:
+    _touch(folder / "x.yaml" / "inner.yaml", JOB.format(job_id="inner", cron="0 4 * * *"))
+    return ["x.yaml"]
+
+
+def _symlinked_folder(folder: Path) -> list[str]:
+    (folder / "link").symlink_to(folder / "team")
+    return ["link/c.toml"]
+
+
+# (change made to the folder -> the paths it reports, files the hinted load reads or None
+# when it must list the folder instead)
+HINT_CASES = {
+    "modify": (lambda folder: _edit(folder, "b.yaml", "b"), 1),
+    "modify-to-the-same-bytes": (lambda folder: _edit(folder, "b.yaml", "b", "0 3 * * *"), 1),
+    "modify-invalid": (lambda folder: _edit(folder, "b.yaml", "b", "0 3 * * 8"), 1),
+    "add": (lambda folder: _edit(folder, "d.yaml", "d"), 1),
+    "add-nested": (lambda folder: _edit(folder, "team/e.yaml", "e"), 1),
+    "add-in-a-new-folder": (lambda folder: _edit(folder, "new/f.yaml", "f"), 1),
+    "add-duplicate-job-id": (lambda folder: _edit(folder, "0first.yaml", "a"), 1),
+    "delete": (lambda folder: _delete(folder, "a.yaml"), 0),
+    "delete-unknown-name": (lambda folder: ["never.yaml"], 0),
+    "hidden": (lambda folder: _edit(folder, ".hidden.yaml", "h"), 0),
+    "hidden-folder": (lambda folder: _edit(folder, "..2027_01_01/a.yaml", "h"), 0),
+    "droppings": (
+        lambda folder: [*_edit(folder, "b.yaml~", "d1"), *_edit(folder, ".#b.yaml", "d2")],
+        0,
+    ),
+    "not-a-manifest": (lambda folder: _edit(folder, "notes.txt", "n"), 0),
+    "deleted-folder": (_delete_folder, None),
+    "folder-named-like-a-manifest": (_folder_named_like_a_manifest, None),
+    "symlinked-folder": (_symlinked_folder, 0),
+    "outside-the-folder": (lambda folder: ["../elsewhere.yaml"], None),
+    "the-folder-itself": (lambda folder: ["."], None),
+}
+
+
+@pytest.mark.parametrize("case", HINT_CASES)
+def test_a_hinted_load_equals_a_full_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    change, expected_reads = HINT_CASES[case]
+    folder = _hint_folder(tmp_path)
+    loader = ManifestLoader(import_check=False)
+    assert loader.load([folder]).ok
+    hint = [folder / name for name in change(folder)]
+    reads: list[str] = []
+    real_read = scheduler.loader.load.read_manifest
+
+    def counted_read(file: str, problems: list[Problem]) -> bytes | None:
+        reads.append(file)
+        return real_read(file, problems)
+
+    monkeypatch.setattr(scheduler.loader.load, "read_manifest", counted_read)
+
+    hinted = loader.load([folder], changed=hint)
+
+    monkeypatch.undo()
+    full = load_manifests([folder], import_check=False)
+    assert hinted == full
+    assert len(reads) == (len(full.files) if expected_reads is None else expected_reads)
+    # and the loader's state is right for the next hinted load too
+    _edit(folder, "b.yaml", "b", "0 5 * * *")
+    again = loader.load([folder], changed=[folder / "b.yaml"])
+    assert again == load_manifests([folder], import_check=False)
+
+
+def test_a_hint_maps_to_the_folder_as_the_caller_spelled_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _hint_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    loader = ManifestLoader(import_check=False)
+    loader.load(["./manifests/"])
+    _edit(folder, "team/d.yaml", "d")
+    _edit(folder, "b.yaml", "b")
+
+    hinted = loader.load(["./manifests/"], changed=[folder / "team/d.yaml", folder / "b.yaml"])
+
+    assert hinted == load_manifests(["./manifests/"], import_check=False)
+    assert hinted.files == (
+        "./manifests/a.yaml",
+        "./manifests/b.yaml",
+        "./manifests/team/c.toml",
+        "./manifests/team/d.yaml",
+    )
+    assert loader.parse_count == 5
+
+
+def test_a_hint_after_loading_several_paths_lists_them_again(tmp_path: Path) -> None:
+    folder = _hint_folder(tmp_path)
+    loader = ManifestLoader(import_check=False)
+    loader.load([folder / "team", folder / "a.yaml"])
+    _edit(folder, "team/d.yaml", "d")
+
+    hinted = loader.load([folder / "team", folder / "a.yaml"], changed=[])
+
+    assert [job.spec.job_id for job in hinted.jobs] == ["a", "c", "d"]
+
+
+def test_a_hint_when_the_folder_is_gone_reports_it(tmp_path: Path) -> None:
+    folder = _hint_folder(tmp_path)
+    loader = ManifestLoader(import_check=False)
+    loader.load([folder])
+    shutil.rmtree(folder)
+
+    result = loader.load([folder], changed=[folder / "a.yaml"])
+
+    assert result.problems == (Problem(str(folder), None, None, "no such file or directory"),)
+
+
+def _random_manifest(rng: random.Random) -> str:
+    """A file of 0-3 jobs drawn from a small id pool (so ids repeat across files), some bad."""
+    shape = rng.random()
+    if shape < 0.1:
+        return "jobs: [unclosed\n"  # a syntax error
+    jobs = []
+    for _ in range(rng.randint(0, 3)):
+        cron = rng.choice(["0 3 * * *", "*/5 * * * *", "0 3 * * 8"])  # the last is invalid
+        jobs.append(
+            f"  - job_id: j{rng.randint(0, 12)}\n    func: jobs.example.run\n"
+            f'    cron_expression: "{cron}"\n'
+        )
+    return "jobs:\n" + "".join(jobs) if jobs else "jobs: []\n"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hinted_loads_stay_equal_to_full_loads_through_random_edits(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    names = [f"f{index}.yaml" for index in range(6)] + ["sub/g.yaml", "sub/h.yml", "i.yaml~"]
+    loader = ManifestLoader(import_check=False)
+    loader.load([folder])
+    for step in range(60):
+        name = rng.choice(names)
+        path = folder / name
+        if path.exists() and rng.random() < 0.3:
+            path.unlink()
+        else:
+            _touch(path, _random_manifest(rng))
+
+        hinted = loader.load([folder], changed=[path])
+
+        assert hinted == load_manifests([folder], import_check=False), f"step {step}: {name}"
+
+
+def test_a_hinted_load_reads_again_a_file_unreadable_last_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _hint_folder(tmp_path)
+    real_read = scheduler.loader.load.read_manifest
+    failing = {str(folder / "b.yaml")}
+
+    def flaky_read(file: str, problems: list[Problem]) -> bytes | None:
+        if file in failing:
+            problems.append(Problem(file, None, None, "cannot read file: Permission denied"))
+            return None
+        return real_read(file, problems)
+
+    monkeypatch.setattr(scheduler.loader.load, "read_manifest", flaky_read)
+    loader = ManifestLoader(import_check=False)
+    assert [job.job_id for job in loader.load([folder]).jobs] == ["a", "c"]
+    _edit(folder, "a.yaml", "a")
+    still = loader.load([folder], changed=[folder / "a.yaml"])
+    assert [job.job_id for job in still.jobs] == ["a", "c"]
+    assert [problem.message for problem in still.problems] == [
+        "cannot read file: Permission denied"
+    ]
+
+    failing.clear()
+    readable = loader.load([folder], changed=[folder / "a.yaml"])
+    assert [job.job_id for job in readable.jobs] == ["a", "b", "c"]
+    failing.add(str(folder / "a.yaml"))  # unreadable after a change of its own this time
+    assert [job.job_id for job in loader.load([folder], changed=[folder / "a.yaml"]).jobs] == [
+        "b",
+        "c",
+    ]
+    failing.clear()
+    _edit(folder, "b.yaml", "b")
+    again = loader.load([folder], changed=[folder / "b.yaml"])
+
+    monkeypatch.undo()
+    assert again == load_manifests([folder], import_check=False)
+    assert [job.job_id for job in again.jobs] == ["a", "b", "c"]

@@ -48,6 +48,22 @@ def test_same_spec_is_unchanged_even_if_moved_or_reimported() -> None:
     assert ids(plan) == ((), (), (), ("a",))
     assert not plan.has_changes
     assert plan.unchanged == (moved,)  # the desired version, carrying its new position
+    assert plan.refreshed == (moved,)  # a new object: the service updates its records
+
+
+def test_the_same_loaded_job_is_unchanged() -> None:
+    """The loader hands back the same object for a file it did not re-read."""
+    job = loaded("a")
+    plan = plan_changes({"a": job}, [job])
+    assert ids(plan) == ((), (), (), ("a",))
+    assert plan.unchanged[0] is job
+    assert plan.refreshed == ()  # nothing to update
+
+
+def test_a_default_written_out_is_no_change() -> None:
+    """``enabled: true`` written out equals the default: specs compare by value."""
+    plan = plan_changes({"a": loaded("a")}, [loaded("a", enabled=True, args=[])])
+    assert ids(plan) == ((), (), (), ("a",))
 
 
 @pytest.mark.parametrize(
@@ -86,6 +102,16 @@ def test_mixed_plan_is_sorted_by_job_id() -> None:
     ]
     plan = plan_changes(running, desired)
     assert ids(plan) == (("new1", "new2"), ("drop1", "drop2"), ("edit",), ("keep",))
+
+
+def test_unchanged_ids_follow_the_unchanged_jobs() -> None:
+    same = [loaded(name) for name in ("c", "a", "b")]
+    running = {job.job_id: job for job in same}
+    desired = [same[0], loaded("a"), same[2], loaded("d")]
+    plan = plan_changes(running, desired)
+    assert plan.unchanged_ids == ("a", "b", "c")
+    assert plan.unchanged_ids == tuple(job.job_id for job in plan.unchanged)
+    assert [job.job_id for job in plan.refreshed] == ["a"]
 
 
 def test_inputs_are_not_modified() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,9 @@ from watchfiles import Change
 
 import scheduler.reload
 from scheduler.reload import (
+    MAX_HINTED_FILES,
     MAX_RETRY_MS,
+    changed_manifests,
     folder_identity,
     is_editor_dropping,
     needs_reload,
@@ -39,15 +41,17 @@ def at(name: str) -> str:
 
 
 class FakeService:
-    """Records reload calls; crashes on the calls it is told to."""
+    """Records reload calls and their hints; crashes on the calls it is told to."""
 
     def __init__(self, crash_on: tuple[int, ...] = ()) -> None:
         self.calls = 0
+        self.hints: list[list[Path] | None] = []
         self.crash_on = crash_on
         self.called = asyncio.Event()
 
-    def reload(self) -> ReloadStatus:
+    def reload(self, changed: Collection[Path] | None = None) -> ReloadStatus:
         self.calls += 1
+        self.hints.append(None if changed is None else list(changed))
         self.called.set()
         if self.calls in self.crash_on:
             raise RuntimeError(f"boom on call {self.calls}")
@@ -176,6 +180,63 @@ def test_needs_reload(changes: set[tuple[Change, str]], expected: bool) -> None:
     assert needs_reload(changes, ROOT, is_dir=DIRECTORIES.__contains__) is expected
 
 
+LINKS = {at("linked.yaml")}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param(modified("job.yaml"), ["job.yaml"], id="modified"),
+        pytest.param({(Change.added, at("team/c.toml"))}, ["team/c.toml"], id="nested-added"),
+        pytest.param({(Change.deleted, at("job.yml"))}, ["job.yml"], id="deleted"),
+        pytest.param(
+            {
+                (Change.added, at(".job.yaml.tmp123")),
+                (Change.deleted, at(".job.yaml.tmp123")),
+                (Change.added, at("job.yaml")),
+                (Change.modified, at("other.yaml")),
+                (Change.modified, at("notes.md")),
+            },
+            ["job.yaml", "other.yaml"],
+            id="atomic-save-and-irrelevant-churn",
+        ),
+        pytest.param(
+            {(Change.added, at("job.yaml~")), (Change.added, at("4913"))}, [], id="droppings-only"
+        ),
+        pytest.param({(Change.added, ROOT)}, None, id="the-folder-itself"),
+        pytest.param({(Change.deleted, ROOT)}, None, id="the-folder-deleted"),
+        pytest.param({(Change.added, at("team"))}, None, id="folder-moved-in"),
+        pytest.param(
+            {(Change.modified, at("job.yaml")), (Change.deleted, at("notes.md"))},
+            None,
+            id="deleted-name-maybe-a-folder",
+        ),
+        pytest.param({(Change.added, at("..data"))}, None, id="configmap-data"),
+        pytest.param(
+            {(Change.modified, at("..2027_01_01/job.yaml"))}, None, id="configmap-version-file"
+        ),
+        pytest.param({(Change.modified, at(".hidden.yaml"))}, None, id="hidden-manifest"),
+        pytest.param({(Change.modified, at("linked.yaml"))}, None, id="symlink"),
+        pytest.param({(Change.modified, at("JOB.YAML"))}, None, id="suffix-case-discovery-skips"),
+        pytest.param({(Change.modified, "/elsewhere/job.yaml")}, None, id="outside-the-folder"),
+    ],
+)
+def test_changed_manifests(changes: set[tuple[Change, str]], expected: list[str] | None) -> None:
+    hint = changed_manifests(
+        changes, ROOT, is_dir=DIRECTORIES.__contains__, is_link=LINKS.__contains__
+    )
+    assert hint == (None if expected is None else [Path(at(name)) for name in expected])
+
+
+def test_a_batch_of_very_many_files_reloads_everything() -> None:
+    def batch(count: int) -> set[tuple[Change, str]]:
+        return {(Change.modified, at(f"job{index}.yaml")) for index in range(count)}
+
+    hint = changed_manifests(batch(MAX_HINTED_FILES), ROOT, is_dir=lambda _: False)
+    assert hint is not None and len(hint) == MAX_HINTED_FILES
+    assert changed_manifests(batch(MAX_HINTED_FILES + 1), ROOT, is_dir=lambda _: False) is None
+
+
 def test_needs_reload_compares_against_the_absolute_folder() -> None:
     relative = os.path.relpath(ROOT)
     assert needs_reload({(Change.deleted, ROOT)}, relative, is_dir=lambda _: False)
@@ -212,6 +273,15 @@ async def test_a_burst_coalesces_into_one_reload() -> None:
     source.end()
     await run_to_end(service, source)
     assert service.calls == 1
+    assert service.hints == [sorted(Path(at(f"job{index}.yaml")) for index in range(20))]
+
+
+async def test_a_batch_with_a_folder_change_reloads_everything() -> None:
+    service, source = FakeService(), ScriptedChanges()
+    source.push(modified("a.yaml"), {(Change.added, ROOT)}, modified("b.yaml"))
+    source.end()
+    await run_to_end(service, source)
+    assert service.hints == [None]
 
 
 async def test_irrelevant_changes_do_not_reload() -> None:
@@ -249,6 +319,19 @@ async def test_a_crashing_reload_is_logged_and_the_loop_goes_on(
     )
     assert record.exc_info is not None
     assert str(record.exc_info[1]) == "boom on call 1"
+
+
+async def test_a_silent_folder_is_rescanned_periodically() -> None:
+    service, source, stop = FakeService(), ScriptedChanges(), asyncio.Event()
+    task = asyncio.create_task(
+        watch_manifests(
+            service, Path(ROOT), stop_event=stop, changes=source, rescan_interval_s=0.001
+        )
+    )
+    await asyncio.wait_for(service.wait_calls(2), WAIT)
+    stop.set()
+    await asyncio.wait_for(task, WAIT)
+    assert service.hints[:2] == [None, None]
 
 
 async def test_stop_event_stops_a_silent_source_promptly() -> None:

@@ -10,10 +10,11 @@ proves it was not touched.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,72 @@ async def test_a_change_made_before_the_watch_armed_is_applied(tmp_path: Path) -
         assert harness.status().added == ("late",)
     finally:
         await harness.close()
+
+
+async def test_a_watched_edit_reloads_just_that_file(harness: Harness) -> None:
+    hints: list[list[Path] | None] = []
+    reload = harness.service.reload
+
+    def recording_reload(changed: Collection[Path] | None = None) -> ReloadStatus:
+        hints.append(None if changed is None else list(changed))
+        return reload(changed)
+
+    harness.service.reload = recording_reload  # type: ignore[method-assign]
+    temp = harness.write(".b.yaml.tmp77", job_yaml("b", "0 8 * * *"))
+    os.replace(temp, harness.folder / "b.yaml")  # an atomic save: droppings do not count
+    await harness.until(lambda: harness.cron_of("b") == "0 8 * * *", "the saved b")
+    assert hints[-1] == [harness.folder / "b.yaml"]
+
+
+# --- what the service logs ----------------------------------------------------------------
+
+
+def applied_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [
+        (record.levelname, record.getMessage())
+        for record in caplog.records
+        if record.name == "scheduler.service"
+    ]
+
+
+def test_a_reload_that_changes_nothing_logs_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a.yaml").write_text(job_yaml("a"), encoding="utf-8")
+    service = SchedulerService(
+        load_settings(manifests_dir=tmp_path, allowed_modules=("tests.jobfuncs",))
+    )
+    with caplog.at_level(logging.DEBUG, logger="scheduler.service"):
+        service.load([tmp_path])
+        service.reload()
+        (tmp_path / "a.yaml").write_text(job_yaml("a", "0 4 * * *"), encoding="utf-8")
+        service.reload(changed=[tmp_path / "a.yaml"])
+
+    assert applied_lines(caplog) == [
+        ("INFO", "manifests applied: added=['a'] removed=[] changed=[] unchanged=0"),
+        ("DEBUG", "manifests applied: added=[] removed=[] changed=[] unchanged=1"),
+        ("INFO", "manifests applied: added=[] removed=[] changed=['a'] unchanged=0"),
+    ]
+
+
+def test_a_failed_first_load_leaves_the_problems_to_the_caller(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a.yaml").write_text(job_yaml("a", "0 3 * * 8"), encoding="utf-8")
+    service = SchedulerService(
+        load_settings(manifests_dir=tmp_path, allowed_modules=("tests.jobfuncs",))
+    )
+    with caplog.at_level(logging.DEBUG, logger="scheduler.service"):
+        assert not service.load([tmp_path]).ok
+        failed = service.reload()
+
+    assert not failed.ok
+    path = tmp_path / "a.yaml"
+    assert applied_lines(caplog) == [
+        ("DEBUG", "manifests rejected (1 error(s)); nothing was applied"),
+        (
+            "ERROR",
+            f"manifest error: {path}:3:18: [a] cron_expression: day-of-week 8 is out of range 0-7",
+        ),
+        ("ERROR", "manifests rejected (1 error(s)); the running schedule is unchanged"),
+    ]

@@ -5,11 +5,13 @@ problems it has, so ``scheduler validate`` can show all of them at once and a re
 decide all-or-nothing.
 
 The package re-exports its public names; its modules, each one concern, are ``load``
-(``ManifestLoader``: the per-file cache, DST warnings and the cross-file duplicate
-``job_id`` check), ``files`` (discovery and reading), ``documents`` (a file's data -> job
-entries; pydantic errors and duplicate keys -> located problems), ``messages`` (problem
-wording, did-you-mean), ``scope`` (one file's problems and positions), ``imports`` (the
-allowlist, import and signature binding of ``func``) and ``results`` (``LoadResult``).
+(``ManifestLoader``: the per-file cache, DST warnings, reloads told which files changed),
+``assembly`` (joining the files' results: the cross-file duplicate ``job_id`` check, patched
+per file on a reload), ``files`` (discovery, reading, where a changed path belongs),
+``documents`` (a file's data -> job entries; pydantic errors and duplicate keys -> located
+problems), ``messages`` (problem wording, did-you-mean), ``scope`` (one file's problems and
+positions), ``imports`` (the allowlist, import and signature binding of ``func``) and
+``results`` (``LoadResult``).
 """
 
 from __future__ import annotations

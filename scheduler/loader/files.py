@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from scheduler.problems import Problem
 from scheduler.sources import MAX_MANIFEST_BYTES
 
-__all__ = ["MANIFEST_SUFFIXES", "discover_manifest_files", "manifest_files", "read_manifest"]
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "discover_manifest_files",
+    "listed_name",
+    "manifest_files",
+    "read_manifest",
+    "would_discover",
+]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".toml")
 _IGNORED_SUFFIXES = ("~", ".swp")
@@ -65,6 +73,46 @@ def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list
         else:
             files.add(path)
     return sorted(files)
+
+
+def listed_name(folder: str, changed: str) -> str | None:
+    """The name discovery below ``folder`` gives the file at ``changed``, or ``None`` outside it.
+
+    Discovery joins entry names to ``folder`` as the caller wrote it (relative stays
+    relative), so a watcher's absolute path is mapped back to that spelling; ``None`` for
+    ``folder`` itself and for paths outside it.
+    """
+    relative = os.path.relpath(os.path.abspath(changed), os.path.abspath(folder))
+    if relative == os.curdir or relative.split(os.sep, 1)[0] == os.pardir:
+        return None
+    return os.path.join(folder, relative)
+
+
+def would_discover(folder: str, file: str) -> bool | None:
+    """Whether discovery of ``folder`` would list ``file`` now, answered without a walk.
+
+    ``file`` is a name from :func:`listed_name`. The rules are the walk's: no hidden entry or
+    dropping on the way, real folders only (a symlinked folder is not descended into), a
+    manifest suffix, and a file (a symlink to one counts). ``None`` when ``file`` is now a
+    folder discovery would descend into: only a walk can tell what it holds.
+    """
+    parts = os.path.relpath(file, folder).split(os.sep)
+    if any(_is_ignored(part) for part in parts):
+        return False
+    current = folder
+    for part in parts:
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return False
+        if not stat.S_ISDIR(mode):
+            break
+    else:
+        return None  # ``file`` itself is a real folder
+    if current != file:
+        return False  # a file or symlink where a folder would have to be
+    return file.endswith(MANIFEST_SUFFIXES) and os.path.isfile(file)
 
 
 def read_manifest(file: str, problems: list[Problem]) -> bytes | None:

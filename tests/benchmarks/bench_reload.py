@@ -1,7 +1,8 @@
 """Benchmark: time from writing one manifest to the running service having applied it.
 
-Runs the real thing: a started ``SchedulerService`` and ``watch_manifests`` on its default
-watchfiles source with the production timings (debounce 50 ms, step 50 ms). For 100 and
+Runs the real thing: ``scheduler run``'s ``serve()`` (initial load, ``gc.freeze()``, a started
+``SchedulerService`` and ``watch_manifests`` on its default watchfiles source) with the
+production timings (debounce 50 ms, step 50 ms). For 100 and
 10,000 jobs, in two layouts (one job per file; 100 jobs per file), it edits one job's cron
 expression repeatedly, at random moments, and measures from the end of the write to the end
 of the ``service.reload()`` that reports the job as changed. It splits that time into the
@@ -18,20 +19,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))  # for tests.jobfuncs, which the manifests name
 
-from scheduler.reload import watch_manifests  # noqa: E402
+from scheduler.loader import LoadResult  # noqa: E402
+from scheduler.runtime import serve  # noqa: E402
 from scheduler.service import SchedulerService  # noqa: E402
 from scheduler.settings import load_settings  # noqa: E402
 from scheduler.status import ReloadStatus  # noqa: E402
@@ -39,6 +41,7 @@ from scheduler.status import ReloadStatus  # noqa: E402
 FUNC = "tests.jobfuncs.noop"
 TARGET = "job5"
 APPLY_DEADLINE = 10.0  # seconds; a lost change fails the run instead of hanging it
+ARM_DEADLINE = 120.0  # seconds; the initial load of 10,000 jobs comes first
 LAYOUTS = {"1 job/file": 1, "100 jobs/file": 100}
 
 
@@ -82,9 +85,9 @@ class ReloadRecorder:
     def install(self) -> None:
         original = self.service.reload
 
-        def timed_reload() -> ReloadStatus:
+        def timed_reload(changed: Collection[Path] | None = None) -> ReloadStatus:
             started = time.perf_counter()
-            status = original()
+            status = original(changed)
             finished = time.perf_counter()
             self.reloads += 1
             if TARGET in status.changed and self._target_cron() == self.expected_cron:
@@ -104,9 +107,7 @@ class Sample:
     reload_ms: float
 
 
-async def measure(
-    jobs: int, per_file: int, edits: int, rng: random.Random, *, gc_freeze: bool
-) -> list[Sample]:
+async def measure(jobs: int, per_file: int, edits: int, rng: random.Random) -> list[Sample]:
     """Edit ``TARGET`` ``edits`` times in a live service on ``jobs`` jobs."""
     with tempfile.TemporaryDirectory(prefix="bench-reload-") as temp:
         folder = Path(temp) / "manifests"
@@ -115,18 +116,24 @@ async def measure(
         first_job = (5 // per_file) * per_file
         settings = load_settings(manifests_dir=folder, allowed_modules=("tests.jobfuncs",))
         service = SchedulerService(settings)
-        result = service.load([folder])
-        assert result.ok and len(result.jobs) == jobs, result.problems[:3]
-        if gc_freeze:  # what a process could do after its initial load; see --help
-            gc.collect()
-            gc.freeze()
-        service.start()
         recorder = ReloadRecorder(service)
         recorder.install()
         stop = asyncio.Event()
-        watch = asyncio.create_task(watch_manifests(service, folder, stop_event=stop))
+
+        def check_loaded(result: LoadResult) -> None:
+            assert result.ok and len(result.jobs) == jobs, result.problems[:3]
+
+        running = asyncio.create_task(
+            serve(
+                settings,
+                stop_event=stop,
+                service=service,
+                on_loaded=check_loaded,
+                install_signal_handlers=False,
+            )
+        )
         try:
-            await wait_armed(recorder)
+            await wait_armed(recorder, running)
             samples = []
             for edit in range(1, edits + 1):
                 await asyncio.sleep(rng.uniform(0.02, 0.12))  # land at a random step phase
@@ -134,17 +141,16 @@ async def measure(
             return samples
         finally:
             stop.set()
-            await asyncio.wait_for(watch, 2.0)
-            await service.aclose(0)
-            if gc_freeze:
-                gc.unfreeze()
+            await asyncio.wait_for(running, 10.0)
             shutil.rmtree(folder, ignore_errors=True)
 
 
-async def wait_armed(recorder: ReloadRecorder) -> None:
+async def wait_armed(recorder: ReloadRecorder, running: asyncio.Task[int]) -> None:
     """The watch reloads once when armed; wait for it so edits are seen as events."""
-    deadline = time.monotonic() + APPLY_DEADLINE
+    deadline = time.monotonic() + ARM_DEADLINE
     while recorder.reloads == 0:
+        if running.done():
+            raise SystemExit(f"serve() ended before the watch armed: {running.result()}")
         if time.monotonic() > deadline:
             raise SystemExit("the watch never armed")
         await asyncio.sleep(0.01)
@@ -191,11 +197,6 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", type=int, default=30, help="edits per configuration")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() after the initial load, so reloads do not re-scan every job's objects",
-    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     print(
@@ -205,9 +206,7 @@ async def main(argv: list[str] | None = None) -> int:
     medians: dict[tuple[str, int], float] = {}
     for layout, per_file in LAYOUTS.items():
         for jobs in args.sizes:
-            samples = await measure(
-                jobs, min(per_file, jobs), args.edits, rng, gc_freeze=args.gc_freeze
-            )
+            samples = await measure(jobs, min(per_file, jobs), args.edits, rng)
             line, medians[layout, jobs] = row(jobs, layout, samples)
             print(line, flush=True)
     smallest, largest = min(args.sizes), max(args.sizes)
