@@ -937,3 +937,14 @@ def test_a_hinted_load_reads_again_a_file_unreadable_last_time(
     monkeypatch.undo()
     assert again == load_manifests([folder], import_check=False)
     assert [job.job_id for job in again.jobs] == ["a", "b", "c"]
+
+
+def test_catchup_true_is_a_located_warning_not_silence(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("job_id: c\nfunc: jobs.x.y\ncron_expression: '@daily'\ncatchup: true\n")
+    result = ManifestLoader(import_check=False).load([tmp_path])
+    assert result.ok
+    assert [(p.line, p.col, p.field, p.severity) for p in result.problems] == [
+        (4, 10, "catchup", "warning")
+    ]
+    assert result.problems[0].message.startswith("catchup has no effect yet")
