@@ -38,3 +38,13 @@ def fixtures_dir() -> Path:
 def services_required() -> bool:
     """Whether a missing external service is a failure rather than a skip."""
     return os.environ.get("SCHEDULER_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture
+def reset_jobfuncs() -> Iterator[None]:
+    """Fresh gates and records in ``tests.jobfuncs``; never leave a worker thread blocked."""
+    from tests import jobfuncs
+
+    jobfuncs.reset()
+    yield
+    jobfuncs.THREAD_GATE.set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -24,15 +24,14 @@ from scheduler.settings import load_settings
 from scheduler.status import RunRecord, RunStatus
 from tests import jobfuncs
 from tests.jobfuncs import FakeClock
+from tests.support import until
 
 T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _reset_jobfuncs() -> Iterator[None]:
-    jobfuncs.reset()
-    yield
-    jobfuncs.THREAD_GATE.set()
+def _fresh_jobfuncs(reset_jobfuncs: None) -> None:
+    """Every test here starts with fresh gates and records."""
 
 
 @pytest.fixture
@@ -63,14 +62,6 @@ def run_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, Any, Any]]:
         for r in caplog.records
         if hasattr(r, "outcome")
     ]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def test_success_is_recorded_with_clock_times_and_one_log_line(

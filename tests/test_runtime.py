@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from scheduler.service import SchedulerService
 from scheduler.settings import Settings, load_settings
 from scheduler.status import RunRecord, RunStatus
 from tests import jobfuncs
+from tests.support import until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,10 +35,8 @@ SLOW = 'job_id: slow\nfunc: tests.jobfuncs.wait_async_gate\ncron_expression: "0 
 
 
 @pytest.fixture(autouse=True)
-def _reset_jobfuncs() -> Iterator[None]:
-    jobfuncs.reset()
-    yield
-    jobfuncs.THREAD_GATE.set()
+def _fresh_jobfuncs(reset_jobfuncs: None) -> None:
+    """Every test here starts with fresh gates and records."""
 
 
 @pytest.fixture
@@ -59,12 +57,25 @@ def make_settings(**overrides: object) -> Settings:
     return load_settings(**values)
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
+def start_serving(
+    settings: Settings,
+    folder: Path,
+    service: SchedulerService,
+    stop: asyncio.Event,
+    *,
+    watch: bool = False,
+) -> asyncio.Task[int]:
+    """``serve()`` in a task, stopped by ``stop``; signals left alone for the test runner."""
+    return asyncio.create_task(
+        serve(
+            settings,
+            manifests_dir=folder,
+            service=service,
+            stop_event=stop,
+            install_signal_handlers=False,
+            watch=watch,
+        )
+    )
 
 
 async def test_an_invalid_set_is_refused_and_its_problems_handed_over(folder: Path) -> None:
@@ -88,16 +99,7 @@ async def test_serve_runs_jobs_until_the_stop_event(folder: Path) -> None:
     records: asyncio.Queue[RunRecord] = asyncio.Queue()
     service.add_run_listener(records.put_nowait)
     stop = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            settings,
-            manifests_dir=folder,
-            service=service,
-            stop_event=stop,
-            install_signal_handlers=False,
-            watch=False,
-        )
-    )
+    serving = start_serving(settings, folder, service, stop)
 
     record = await asyncio.wait_for(records.get(), 5)
     assert (record.job_id, record.status) == ("tick", RunStatus.SUCCESS)
@@ -113,16 +115,7 @@ async def test_stop_waits_for_a_running_job_within_the_grace(folder: Path) -> No
     settings = make_settings()
     service = SchedulerService(settings)
     stop = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            settings,
-            manifests_dir=folder,
-            service=service,
-            stop_event=stop,
-            install_signal_handlers=False,
-            watch=False,
-        )
-    )
+    serving = start_serving(settings, folder, service, stop)
     await until(lambda: service.is_running)
     run = asyncio.create_task(service.trigger("slow"))
     await asyncio.wait_for(jobfuncs.ASYNC_STARTED.wait(), 5)
@@ -141,16 +134,7 @@ async def test_stop_cancels_coroutines_still_running_after_the_grace(folder: Pat
     settings = make_settings(shutdown_grace_seconds=0.05)
     service = SchedulerService(settings)
     stop = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            settings,
-            manifests_dir=folder,
-            service=service,
-            stop_event=stop,
-            install_signal_handlers=False,
-            watch=False,
-        )
-    )
+    serving = start_serving(settings, folder, service, stop)
     await until(lambda: service.is_running)
     run = asyncio.create_task(service.trigger("slow"))
     await asyncio.wait_for(jobfuncs.ASYNC_STARTED.wait(), 5)
@@ -172,16 +156,7 @@ async def test_background_jobs_disabled_stays_up_without_firing(folder: Path) ->
     settings = make_settings(background_jobs_enabled=False)
     service = SchedulerService(settings)
     stop = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            settings,
-            manifests_dir=folder,
-            service=service,
-            stop_event=stop,
-            install_signal_handlers=False,
-            watch=False,
-        )
-    )
+    serving = start_serving(settings, folder, service, stop)
     await until(lambda: service.last_reload is not None)
     done, _ = await asyncio.wait({serving}, timeout=0.1)
     assert not done and not service.is_running
@@ -217,15 +192,7 @@ async def test_a_manifest_change_is_hot_reloaded(folder: Path) -> None:
     settings = make_settings()
     service = SchedulerService(settings)
     stop = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            settings,
-            manifests_dir=folder,
-            service=service,
-            stop_event=stop,
-            install_signal_handlers=False,
-        )
-    )
+    serving = start_serving(settings, folder, service, stop, watch=True)
     try:
         await until(lambda: service.is_running)
         (folder / "slow.yaml").write_text(SLOW)

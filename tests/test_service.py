@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,8 @@ jobs:
 
 
 @pytest.fixture(autouse=True)
-def _reset_jobfuncs() -> Iterator[None]:
-    jobfuncs.reset()
-    yield
-    jobfuncs.THREAD_GATE.set()  # never leave a worker thread blocked
+def _fresh_jobfuncs(reset_jobfuncs: None) -> None:
+    """Every test here starts with fresh gates and records."""
 
 
 @pytest.fixture
