@@ -5,6 +5,7 @@ It keeps the seed's API (``register_job``, ``start``, ``shutdown``, ``pause_job`
 runs (``trigger``) and run records (``add_run_listener``, ``job_status``). APScheduler is untyped;
 it stays inside this module (STYLE.md rule 3) and callers only see the dataclasses below. Each
 run goes through ``scheduler.execution.JobRunner`` (timeout, overlap, misfire, RunRecord).
+Which jobs exist, and what a manifest load changes, is ``scheduler.catalogue``'s to track.
 
 Use it from a FastAPI lifespan::
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
@@ -48,15 +48,13 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
+from scheduler.catalogue import Change, JobCatalogue, trigger_for
 from scheduler.clock import SYSTEM_CLOCK, Clock
-from scheduler.cron import Trigger, build_trigger, validate_expression
-from scheduler.cron.build import shared_trigger
-from scheduler.errors import DuplicateJob, JobNotFound, SchedulerError
+from scheduler.cron import Trigger
 from scheduler.execution import JobDefinition, JobRunner, RunListener
-from scheduler.loader import LoadedJob, LoadResult, ManifestLoader
+from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.manifest import JobOptions
-from scheduler.plan import Plan, plan_changes
-from scheduler.problems import Problem, sorted_problems
+from scheduler.problems import Problem
 from scheduler.settings import Settings, load_settings
 from scheduler.status import ReloadStatus, RunRecord
 
@@ -145,9 +143,7 @@ class SchedulerService:
             job_defaults=dict(_SEED_JOB_DEFAULTS),
             executors={"default": self._executor},
         )
-        self._jobs: dict[str, JobDefinition] = {}
-        self._manifest_jobs: dict[str, LoadedJob] = {}
-        self._paused: set[str] = set()
+        self._catalogue = JobCatalogue()
         self._started = False
         self.manifest_paths: tuple[Path, ...] = (self.settings.manifests_dir,)
         self.last_reload: ReloadStatus | None = None
@@ -169,13 +165,13 @@ class SchedulerService:
         if not self.settings.background_jobs_enabled:
             logger.info(
                 "BACKGROUND_JOBS_ENABLED is false: the scheduler is not started (%d job(s) loaded)",
-                len(self._jobs),
+                len(self._catalogue.jobs),
             )
             return
         self._scheduler.start(paused=paused)
         self._started = True
-        enabled = sum(1 for job in self._jobs.values() if job.options.enabled)
-        logger.info("scheduler started: %d job(s), %d enabled", len(self._jobs), enabled)
+        enabled = sum(1 for job in self._catalogue.jobs.values() if job.options.enabled)
+        logger.info("scheduler started: %d job(s), %d enabled", len(self._catalogue.jobs), enabled)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop firing; with ``wait``, block until running thread jobs end (seed API).
@@ -239,33 +235,22 @@ class SchedulerService:
         Raises ``DuplicateJob`` for a known id and ``InvalidCronExpression`` for a bad
         expression; ``job_options`` sets what a manifest would (timezone, timeout, ...).
         """
-        if job_id in self._jobs:
-            raise DuplicateJob(job_id)
-        if not callable(func):
-            raise TypeError(f"func of job {job_id!r} is not callable: {func!r}")
-        validate_expression(cron_expression)
-        options = (job_options or JobOptions()).model_copy(
-            update={"args": list(args), "kwargs": dict(kwargs)} if args or kwargs else {}
-        )
-        path = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
-        definition = JobDefinition(
-            job_id, func, path, cron_expression, options.timezone or self.settings.timezone, options
+        definition = self._catalogue.define(
+            job_id, func, cron_expression, args, kwargs, job_options, self.settings.timezone
         )
         with self._batch():
-            self._schedule(definition, _trigger_for(definition), self._clock.now())
+            self._schedule(definition, trigger_for(definition), self._clock.now())
         return self.get_job(job_id)
 
     def pause_job(self, job_id: str) -> None:
         """Stop firing a job until ``resume_job``; it stays paused across reloads."""
-        self._require(job_id)
-        self._paused.add(job_id)
+        self._catalogue.pause(job_id)
         if self._scheduler.get_job(job_id) is not None:
             self._scheduler.modify_job(job_id, next_run_time=None)
 
     def resume_job(self, job_id: str) -> None:
         """Fire a paused job again, from its next occurrence after now."""
-        self._require(job_id)
-        self._paused.discard(job_id)
+        self._catalogue.resume(job_id)
         scheduled = self._scheduler.get_job(job_id)
         if scheduled is not None:
             next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
@@ -273,26 +258,22 @@ class SchedulerService:
 
     def remove_job(self, job_id: str) -> None:
         """Forget a job; a manifest job comes back on the next reload that lists it."""
-        self._require(job_id)
+        self._catalogue.forget(job_id)
         self._unschedule(job_id)
-        del self._jobs[job_id]
-        self._manifest_jobs.pop(job_id, None)
-        self._paused.discard(job_id)
 
     def get_jobs(self) -> list[JobView]:
         """Every known job, disabled ones included, sorted by id."""
         scheduled = {job.id: job for job in self._scheduler.get_jobs()}
-        return [
-            self._view(self._jobs[job_id], scheduled.get(job_id)) for job_id in sorted(self._jobs)
-        ]
+        jobs = self._catalogue.jobs
+        return [self._view(jobs[job_id], scheduled.get(job_id)) for job_id in sorted(jobs)]
 
     def get_job(self, job_id: str) -> JobView:
         """One job; raises ``JobNotFound``."""
-        return self._view(self._require(job_id), self._scheduler.get_job(job_id))
+        return self._view(self._catalogue.require(job_id), self._scheduler.get_job(job_id))
 
     def job_status(self, job_id: str) -> RunRecord | None:
         """The job's last RunRecord, or None before its first run; raises ``JobNotFound``."""
-        self._require(job_id)
+        self._catalogue.require(job_id)
         return self._runner.last_runs.get(job_id)
 
     def add_run_listener(self, listener: RunListener) -> None:
@@ -305,7 +286,7 @@ class SchedulerService:
 
     async def trigger(self, job_id: str) -> RunRecord:
         """Run a job once now, outside its schedule (disabled or paused jobs too)."""
-        definition = self._require(job_id)
+        definition = self._catalogue.require(job_id)
         return await self._runner.run(definition, self._clock.now())
 
     # -- manifests -------------------------------------------------------------------------
@@ -317,7 +298,7 @@ class SchedulerService:
         """
         if paths is not None:
             self.manifest_paths = tuple(Path(path) for path in paths)
-        result = self._with_conflicts(self._loader.load(self.manifest_paths))
+        result = self._catalogue.with_conflicts(self._loader.load(self.manifest_paths))
         self._apply_result(result, log_problems=False)
         return result
 
@@ -329,28 +310,19 @@ class SchedulerService:
         ``None`` rescans the whole folder.
         """
         loaded = self._loader.load(self.manifest_paths, changed=changed)
-        return self._apply_result(self._with_conflicts(loaded), log_problems=True)
+        return self._apply_result(self._catalogue.with_conflicts(loaded), log_problems=True)
 
     def _apply_result(self, result: LoadResult, *, log_problems: bool) -> ReloadStatus:
-        if not result.ok:
-            return self._reject(result.problems, log_problems)
-        plan = plan_changes(self._manifest_jobs, result.jobs)
-        prepared, problems = _prepare(plan)
-        if problems:
-            return self._reject(tuple(problems), log_problems)
+        """Apply a load through the catalogue, or refuse it whole, and log what happened."""
+        change = self._catalogue.prepare(result)
+        if not isinstance(change, Change):
+            return self._reject(change, log_problems)
         with self._batch():
-            self._commit(plan, prepared)
-        status = ReloadStatus(
-            self._clock.now(),
-            True,
-            result.problems,
-            plan.added_ids,
-            plan.removed,
-            plan.changed_ids,
-            plan.unchanged_ids,
-        )
+            schedule = functools.partial(self._schedule, now=self._clock.now())
+            self._catalogue.commit(change, schedule, self._unschedule)
+        status = change.status(self._clock.now(), result.problems)
         logger.log(
-            logging.INFO if plan.has_changes else logging.DEBUG,  # a no-op reload is routine
+            logging.INFO if status.has_changes else logging.DEBUG,  # a no-op reload is routine
             "manifests applied: added=%s removed=%s changed=%s unchanged=%d",
             list(status.added),
             list(status.removed),
@@ -372,7 +344,7 @@ class SchedulerService:
                 problem.field or "-",
                 problem.message,
             )
-        if log_problems or self._started or self._manifest_jobs:
+        if log_problems or self._started or self._catalogue.manifest_jobs:
             logger.error(
                 "manifests rejected (%d error(s)); the running schedule is unchanged", len(errors)
             )
@@ -381,55 +353,14 @@ class SchedulerService:
         self.last_reload = ReloadStatus(self._clock.now(), False, problems)
         return self.last_reload
 
-    def _with_conflicts(self, result: LoadResult) -> LoadResult:
-        """Refuse manifest jobs whose id a ``register_job`` call already took."""
-        if len(self._jobs) == len(self._manifest_jobs):
-            return result  # no job registered in code: skip a pass over every loaded job
-        clashes = [
-            Problem(
-                job.file,
-                job.line,
-                None,
-                f"job_id {job.spec.job_id!r} is already registered in code",
-                job_id=job.spec.job_id,
-                field="job_id",
-            )
-            for job in result.jobs
-            if job.spec.job_id in self._jobs and job.spec.job_id not in self._manifest_jobs
-        ]
-        if not clashes:
-            return result
-        problems = tuple(sorted_problems([*result.problems, *clashes]))
-        return dataclasses.replace(result, problems=problems)
-
-    def _commit(self, plan: Plan, prepared: list[tuple[LoadedJob, JobDefinition, Trigger]]) -> None:
-        now = self._clock.now()
-        for job_id in (*plan.removed, *plan.changed_ids):
-            self._unschedule(job_id)
-        for job_id in plan.removed:
-            del self._jobs[job_id]
-            del self._manifest_jobs[job_id]
-            self._paused.discard(job_id)
-        for loaded, definition, trigger in prepared:
-            self._manifest_jobs[definition.job_id] = loaded
-            self._schedule(definition, trigger, now)
-        for loaded in plan.refreshed:  # new source position only; the schedule is not touched
-            job_id = loaded.spec.job_id
-            self._manifest_jobs[job_id] = loaded
-            definition = self._jobs[job_id]
-            if (definition.file, definition.line) != (loaded.file, loaded.line):
-                self._jobs[job_id] = dataclasses.replace(
-                    definition, file=loaded.file, line=loaded.line
-                )
-
     # -- APScheduler plumbing --------------------------------------------------------------
 
     def _schedule(self, definition: JobDefinition, trigger: Trigger, now: datetime) -> None:
         """Catalogue the job and, if enabled, put it on APScheduler with an exact next run."""
-        self._jobs[definition.job_id] = definition
+        self._catalogue.add(definition)
         if not definition.options.enabled:
             return
-        paused = definition.job_id in self._paused
+        paused = definition.job_id in self._catalogue.paused
         self._scheduler.add_job(
             _dispatched_by_service,
             trigger=trigger,
@@ -461,13 +392,7 @@ class SchedulerService:
         self, job_id: str, run_times: list[datetime]
     ) -> Coroutine[Any, Any, list[RunRecord]]:
         """Start the due occurrences of a job (called inside APScheduler's job processing)."""
-        return self._runner.run_due(self._jobs[job_id], run_times)
-
-    def _require(self, job_id: str) -> JobDefinition:
-        try:
-            return self._jobs[job_id]
-        except KeyError:
-            raise JobNotFound(job_id) from None
+        return self._runner.run_due(self._catalogue.jobs[job_id], run_times)
 
     def _view(self, definition: JobDefinition, scheduled: Any) -> JobView:
         next_run: datetime | None = getattr(scheduled, "next_run_time", None)
@@ -479,41 +404,13 @@ class SchedulerService:
             description=options.description,
             timezone=definition.timezone,
             enabled=options.enabled,
-            paused=definition.job_id in self._paused,
+            paused=definition.job_id in self._catalogue.paused,
             next_run_at=next_run.astimezone(UTC) if next_run is not None else None,
             running=self._runner.running_count(definition.job_id),
             last_run=self._runner.last_runs.get(definition.job_id),
             file=definition.file,
             line=definition.line,
         )
-
-
-def _prepare(plan: Plan) -> tuple[list[tuple[LoadedJob, JobDefinition, Trigger]], list[Problem]]:
-    """Build every definition and trigger before changing anything, so a reload is all or none."""
-    prepared: list[tuple[LoadedJob, JobDefinition, Trigger]] = []
-    problems: list[Problem] = []
-    for job in (*plan.added, *plan.changed):
-        try:
-            definition = JobDefinition.from_loaded(job)
-            prepared.append((job, definition, _trigger_for(definition)))
-        except (SchedulerError, ValueError, ImportError, AttributeError) as exc:
-            problems.append(
-                Problem(job.file, job.line, None, f"cannot schedule: {exc}", job_id=job.spec.job_id)
-            )
-    return prepared, problems
-
-
-def _trigger_for(definition: JobDefinition) -> Trigger:
-    jitter = definition.options.jitter or None
-    return _shared_trigger(definition.cron_expression, definition.timezone, jitter)
-
-
-@functools.lru_cache(maxsize=4096)
-def _shared_trigger(expression: str, timezone: str, jitter: int | None) -> Trigger:
-    """One trigger per distinct schedule: triggers hold no per-job state, and building
-    thousands of identical ones dominated start-up (tests/benchmarks/bench_startup.py).
-    Shared, it answers once for all its jobs when they fall due together (bench_lag.py)."""
-    return shared_trigger(build_trigger(expression, timezone, jitter=jitter))
 
 
 def _dispatched_by_service() -> None:

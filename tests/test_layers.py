@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime",),
     ("reload",),
     ("service",),
+    ("catalogue",),
     ("execution",),
     ("store",),
     ("plan",),
