@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import cronsim
@@ -171,3 +172,47 @@ def test_every_generated_expression_builds_and_describes(chunk: int) -> None:
         if _is_valid(expression):
             assert build_trigger(expression, "Europe/Berlin") is not None
             assert describe(expression)
+
+
+MUTATIONS = (
+    lambda field, rng: field.replace(rng.choice("0123456789"), str(rng.randint(60, 99)), 1),
+    lambda field, rng: field + ",",
+    lambda field, rng: field.replace("-", "--", 1),
+    lambda field, rng: field + "/0",
+    lambda field, rng: f"{field}/{rng.randint(61, 200)}",
+    lambda field, rng: "-" + field,
+    lambda field, rng: field.replace("*", "**", 1),
+    lambda field, rng: field + "-",
+    lambda field, rng: rng.choice(("L", "W", "?", "#", "5L", "1#2", "15W", "LW", "x")),
+    lambda field, rng: field.upper().replace("0", "O", 1),
+    lambda field, rng: f"{rng.randint(0, 7)}-{rng.randint(0, 7)}",
+    lambda field, rng: f"*/{rng.randint(1, 100)}",
+    lambda field, rng: f"{rng.randint(0, 100)}/{rng.randint(1, 100)}",
+)
+# Quartz/cronsim extensions that DESIGN.md section 3 rejects on purpose: L, W, LW, 5L, 15W, 1#2.
+EXTENSION = re.compile(r"(^|[\s,])(\d*L|\d*W|LW|\d*#\d*)($|[\s,])")
+
+
+def _mutated_cases() -> list[tuple[str, datetime]]:
+    rng = random.Random(SEED + 1)
+    cases = []
+    for expression, start in _cases()[:3000]:
+        fields = expression.split()
+        index = rng.randrange(len(fields))
+        fields[index] = rng.choice(MUTATIONS)(fields[index], rng)
+        cases.append((" ".join(fields), start))
+    return cases
+
+
+def test_validity_of_mutated_expressions_agrees_with_cronsim() -> None:
+    """Out-of-range values, bad steps, reversed ranges, stray commas: rejected as cronsim does."""
+    cases = _mutated_cases()
+    invalid = sum(not _is_valid(expression) for expression, _start in cases)
+    assert invalid > 1000  # the mutations really produce bad input
+    disagreements = [
+        expression
+        for expression, start in cases
+        if _is_valid(expression) != (_cronsim_times(expression, start) is not None)
+        and not EXTENSION.search(expression)
+    ]
+    assert disagreements == []
