@@ -45,17 +45,22 @@ FIRE_TIME_CASES = {
     "seed weekdays 9am": ("0 9 * * 1-5", _utc("01-01T09:00", "01-02T09:00", "01-05T09:00")),
     "seed first of month": ("0 0 1 * *", _utc("02-01T00:00", "03-01T00:00", "04-01T00:00")),
     "seed sunday": ("0 0 * * 0", _utc("01-04T00:00", "01-11T00:00", "01-18T00:00")),
-    "seed 6 fields 8:00:30": ("30 0 8 * * *",
-                              _utc("01-01T08:00:30", "01-02T08:00:30", "01-03T08:00:30")),
+    "seed 6 fields 8:00:30": (
+        "30 0 8 * * *",
+        _utc("01-01T08:00:30", "01-02T08:00:30", "01-03T08:00:30"),
+    ),
     # Sunday as 7 and by name, any case
     "sunday as 7": ("0 0 * * 7", _utc("01-04T00:00", "01-11T00:00", "01-18T00:00")),
     "sunday by name": ("0 0 * * SUN", _utc("01-04T00:00", "01-11T00:00", "01-18T00:00")),
     "sunday lower case": ("0 0 * * sun", _utc("01-04T00:00", "01-11T00:00", "01-18T00:00")),
-    "friday to sunday via 7": ("0 0 * * 5-7",
-                               _utc("01-02T00:00", "01-03T00:00", "01-04T00:00", "01-09T00:00")),
-    "month and day names": ("0 12 * JAN,jul Mon", _utc("01-05T12:00", "01-12T12:00",
-                                                       "01-19T12:00", "01-26T12:00",
-                                                       "07-06T12:00")),
+    "friday to sunday via 7": (
+        "0 0 * * 5-7",
+        _utc("01-02T00:00", "01-03T00:00", "01-04T00:00", "01-09T00:00"),
+    ),
+    "month and day names": (
+        "0 12 * JAN,jul Mon",
+        _utc("01-05T12:00", "01-12T12:00", "01-19T12:00", "01-26T12:00", "07-06T12:00"),
+    ),
     # macros
     "@yearly": ("@yearly", _utc("2027-01-01T00:00", "2028-01-01T00:00")),
     "@annually": ("@annually", _utc("2027-01-01T00:00", "2028-01-01T00:00")),
@@ -66,29 +71,47 @@ FIRE_TIME_CASES = {
     "@hourly": ("@hourly", _utc("01-01T01:00", "01-01T02:00")),
     "@DAILY any case": ("@DAILY", _utc("01-02T00:00", "01-03T00:00")),
     # the day OR rule (Vixie)
-    "both days restricted: OR": ("0 0 1 * MON", _utc("01-05T00:00", "01-12T00:00", "01-19T00:00",
-                                                     "01-26T00:00", "02-01T00:00")),
-    "*/2 day-of-month is unrestricted: AND": ("0 0 */2 * 1",
-                                              _utc("01-05T00:00", "01-19T00:00", "02-09T00:00")),
-    "*/2 day-of-week is unrestricted: AND": ("0 0 1 * */2",
-                                             _utc("02-01T00:00", "03-01T00:00", "08-01T00:00",
-                                                  "09-01T00:00")),
+    "both days restricted: OR": (
+        "0 0 1 * MON",
+        _utc("01-05T00:00", "01-12T00:00", "01-19T00:00", "01-26T00:00", "02-01T00:00"),
+    ),
+    "*/2 day-of-month is unrestricted: AND": (
+        "0 0 */2 * 1",
+        _utc("01-05T00:00", "01-19T00:00", "02-09T00:00"),
+    ),
+    "*/2 day-of-week is unrestricted: AND": (
+        "0 0 1 * */2",
+        _utc("02-01T00:00", "03-01T00:00", "08-01T00:00", "09-01T00:00"),
+    ),
     "OR with an impossible day-of-month": ("0 0 31 2 MON", _utc("02-02T00:00", "02-09T00:00")),
     "1-31 is restricted: OR": ("0 0 1-31 * MON", _utc("01-02T00:00", "01-03T00:00")),
     # steps as cronsim reads them
-    "9-9/3 runs to the max": ("0 9-9/3 * * *", _utc("01-01T09:00", "01-01T12:00", "01-01T15:00",
-                                                    "01-01T18:00", "01-01T21:00",
-                                                    "01-02T09:00")),
-    "a/n in day-of-week reaches 7": ("0 0 * * 1/2", _utc("01-02T00:00", "01-04T00:00",
-                                                         "01-05T00:00", "01-07T00:00")),
-    "5/1 in day-of-week is Fri-Sun": ("0 0 * * 5/1", _utc("01-02T00:00", "01-03T00:00",
-                                                          "01-04T00:00", "01-09T00:00")),
-    "a/n minutes": ("5/20 * * * *", _utc("01-01T00:05", "01-01T00:25", "01-01T00:45",
-                                         "01-01T01:05")),
-    "range with step": ("0 1-10/4 * * *", _utc("01-01T01:00", "01-01T05:00", "01-01T09:00",
-                                               "01-02T01:00")),
-    "lists of ranges": ("0 8-10,14 * * *", _utc("01-01T08:00", "01-01T09:00", "01-01T10:00",
-                                                "01-01T14:00", "01-02T08:00")),
+    "9-9/3 runs to the max": (
+        "0 9-9/3 * * *",
+        _utc(
+            "01-01T09:00", "01-01T12:00", "01-01T15:00", "01-01T18:00", "01-01T21:00", "01-02T09:00"
+        ),
+    ),
+    "a/n in day-of-week reaches 7": (
+        "0 0 * * 1/2",
+        _utc("01-02T00:00", "01-04T00:00", "01-05T00:00", "01-07T00:00"),
+    ),
+    "5/1 in day-of-week is Fri-Sun": (
+        "0 0 * * 5/1",
+        _utc("01-02T00:00", "01-03T00:00", "01-04T00:00", "01-09T00:00"),
+    ),
+    "a/n minutes": (
+        "5/20 * * * *",
+        _utc("01-01T00:05", "01-01T00:25", "01-01T00:45", "01-01T01:05"),
+    ),
+    "range with step": (
+        "0 1-10/4 * * *",
+        _utc("01-01T01:00", "01-01T05:00", "01-01T09:00", "01-02T01:00"),
+    ),
+    "lists of ranges": (
+        "0 8-10,14 * * *",
+        _utc("01-01T08:00", "01-01T09:00", "01-01T10:00", "01-01T14:00", "01-02T08:00"),
+    ),
     "seconds step": ("*/20 * * * * *", _utc("01-01T00:00:20", "01-01T00:00:40", "01-01T00:01")),
     # calendar corners
     "31st skips short months": ("0 0 31 * *", _utc("01-31T00:00", "03-31T00:00", "05-31T00:00")),
@@ -136,28 +159,43 @@ ERROR_CASES = {
     "#": ("0 0 * * MON#2", "'#' is not supported (standard cron only)"),
     "?": ("0 0 ? * MON", "'?' is not supported (standard cron only)"),
     "@reboot": ("@reboot", "'@reboot' is not supported (it is not a time schedule)"),
-    "unknown macro": ("@fortnightly", "unknown macro '@fortnightly'; expected one of @yearly, "
-                      "@annually, @monthly, @weekly, @daily, @midnight, @hourly"),
+    "unknown macro": (
+        "@fortnightly",
+        "unknown macro '@fortnightly'; expected one of @yearly, "
+        "@annually, @monthly, @weekly, @daily, @midnight, @hourly",
+    ),
     "Feb 30": ("0 0 30 2 *", "never fires: day-of-month 30 does not occur in February"),
     "Apr/Jun 31": ("0 0 31 4,6 *", "never fires: day-of-month 31 does not occur in April or June"),
-    "Feb 30-31 by name": ("0 0 30-31 feb *",
-                          "never fires: day-of-month 30-31 does not occur in February"),
-    "never with */2 weekday": ("0 0 31 2,4,6 */2", "never fires: day-of-month 31 does not occur "
-                               "in February, April or June"),
+    "Feb 30-31 by name": (
+        "0 0 30-31 feb *",
+        "never fires: day-of-month 30-31 does not occur in February",
+    ),
+    "never with */2 weekday": (
+        "0 0 31 2,4,6 */2",
+        "never fires: day-of-month 31 does not occur in February, April or June",
+    ),
     "never, 6 fields": ("0 0 0 30 2 *", "never fires: day-of-month 30 does not occur in February"),
-    "reversed range": ("5-1 * * * *", "minute range 5-1 runs backwards (wrap-around is not "
-                       "supported)"),
-    "reversed day names": ("0 0 * * FRI-MON", "day-of-week range FRI-MON runs backwards "
-                           "(wrap-around is not supported)"),
+    "reversed range": (
+        "5-1 * * * *",
+        "minute range 5-1 runs backwards (wrap-around is not supported)",
+    ),
+    "reversed day names": (
+        "0 0 * * FRI-MON",
+        "day-of-week range FRI-MON runs backwards (wrap-around is not supported)",
+    ),
     "step 0": ("*/0 * * * *", "minute step 0 is not allowed (use 1 or more)"),
     "step not a number": ("0 */x * * *", "hour step 'x' is not a number"),
     "empty list item": ("1,,2 * * * *", "minute '1,,2' has an empty list item"),
     "negative": ("-5 * * * *", "minute range '-5' is incomplete"),
     "decimal": ("1.5 * * * *", "minute value '1.5' is not a number"),
-    "long day name": ("0 0 * * MONDAY",
-                      "day-of-week value 'MONDAY' is not a number or a name (SUN-SAT)"),
-    "long month name": ("0 0 * January *",
-                        "month value 'January' is not a number or a name (JAN-DEC)"),
+    "long day name": (
+        "0 0 * * MONDAY",
+        "day-of-week value 'MONDAY' is not a number or a name (SUN-SAT)",
+    ),
+    "long month name": (
+        "0 0 * January *",
+        "month value 'January' is not a number or a name (JAN-DEC)",
+    ),
     "name in minute field": ("MON * * * *", "minute value 'MON' is not a number"),
 }
 
@@ -167,7 +205,9 @@ def test_invalid_expressions_say_why(expression: str, reason: str) -> None:
     with pytest.raises(InvalidCronExpression) as caught:
         validate_expression(expression)
     assert (caught.value.expression, caught.value.reason, str(caught.value)) == (
-        expression, reason, reason
+        expression,
+        reason,
+        reason,
     )
     assert isinstance(caught.value, ValueError)
 
@@ -190,9 +230,17 @@ def test_parse_expression_gives_value_sets_and_flags() -> None:
 
 @pytest.mark.parametrize(
     ("expression", "fixed"),
-    [("0 3 * * *", True), ("30 0 8 * * *", True), ("0-30/10 2,3 * * *", True), ("@daily", True),
-     ("*/5 3 * * *", False), ("0 */2 * * *", False), ("* * * * *", False), ("@hourly", False),
-     ("0 * * * * *", False)],
+    [
+        ("0 3 * * *", True),
+        ("30 0 8 * * *", True),
+        ("0-30/10 2,3 * * *", True),
+        ("@daily", True),
+        ("*/5 3 * * *", False),
+        ("0 */2 * * *", False),
+        ("* * * * *", False),
+        ("@hourly", False),
+        ("0 * * * * *", False),
+    ],
 )
 def test_fixed_time_means_neither_minute_nor_hour_begins_with_a_star(
     expression: str, fixed: bool
@@ -246,14 +294,23 @@ def test_unknown_timezone_is_a_value_error() -> None:
 @pytest.mark.parametrize(
     ("expression", "rendered"),
     [
-        ("0 9 * * 1-5", "cron[month='*', day='*', day_of_week='mon-fri', hour='9', minute='0', "
-                        "second='0']"),
-        ("0 0 * * 0", "cron[month='*', day='*', day_of_week='sun', hour='0', minute='0', "
-                      "second='0']"),
-        ("0 0 * * 5-7", "cron[month='*', day='*', day_of_week='fri-sun', hour='0', minute='0', "
-                        "second='0']"),
-        ("*/20 1-3,5 * 1,15 jan *", "cron[month='1', day='1,15', day_of_week='*', hour='*', "
-                                    "minute='1-3,5', second='0,20,40']"),
+        (
+            "0 9 * * 1-5",
+            "cron[month='*', day='*', day_of_week='mon-fri', hour='9', minute='0', second='0']",
+        ),
+        (
+            "0 0 * * 0",
+            "cron[month='*', day='*', day_of_week='sun', hour='0', minute='0', second='0']",
+        ),
+        (
+            "0 0 * * 5-7",
+            "cron[month='*', day='*', day_of_week='fri-sun', hour='0', minute='0', second='0']",
+        ),
+        (
+            "*/20 1-3,5 * 1,15 jan *",
+            "cron[month='1', day='1,15', day_of_week='*', hour='*', "
+            "minute='1-3,5', second='0,20,40']",
+        ),
     ],
 )
 def test_apscheduler_trigger_gets_explicit_values_and_monday_first_names(
@@ -320,8 +377,9 @@ def _job() -> None:
 def test_background_scheduler_computes_next_run_time(
     expression: str, zone: str, expected: str
 ) -> None:
-    with time_machine.travel(datetime(2026, 3, 28, 23, tzinfo=UTC) if zone != "UTC" else AFTER,
-                             tick=False):
+    with time_machine.travel(
+        datetime(2026, 3, 28, 23, tzinfo=UTC) if zone != "UTC" else AFTER, tick=False
+    ):
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.start(paused=True)
         try:

@@ -39,12 +39,18 @@ def _aps_field(values: frozenset[int], low: int, high: int, names: tuple[str, ..
     )
 
 
-def _cron_trigger(schedule: CronSchedule, zone: tzinfo, *, day: str, day_of_week: str,
-                  jitter: float | None) -> Any:
+def _cron_trigger(
+    schedule: CronSchedule, zone: tzinfo, *, day: str, day_of_week: str, jitter: float | None
+) -> Any:
     return CronTrigger(
-        month=_aps_field(schedule.months, 1, 12), day=day, day_of_week=day_of_week,
-        hour=_aps_field(schedule.hours, 0, 23), minute=_aps_field(schedule.minutes, 0, 59),
-        second=_aps_field(schedule.seconds, 0, 59), timezone=zone, jitter=jitter,
+        month=_aps_field(schedule.months, 1, 12),
+        day=day,
+        day_of_week=day_of_week,
+        hour=_aps_field(schedule.hours, 0, 23),
+        minute=_aps_field(schedule.minutes, 0, 59),
+        second=_aps_field(schedule.seconds, 0, 59),
+        timezone=zone,
+        jitter=jitter,
     )
 
 
@@ -60,8 +66,10 @@ def _apscheduler_trigger(schedule: CronSchedule, zone: tzinfo, jitter: float | N
         trigger = _cron_trigger(schedule, zone, day="*", day_of_week=weekdays, jitter=jitter)
     elif schedule.either_day_matches:
         trigger = OrTrigger(
-            [_cron_trigger(schedule, zone, day=days, day_of_week="*", jitter=None),
-             _cron_trigger(schedule, zone, day="*", day_of_week=weekdays, jitter=None)],
+            [
+                _cron_trigger(schedule, zone, day=days, day_of_week="*", jitter=None),
+                _cron_trigger(schedule, zone, day="*", day_of_week=weekdays, jitter=None),
+            ],
             jitter=jitter,
         )
     else:

@@ -35,8 +35,14 @@ def _describable(parts: list[str], schedule: CronSchedule) -> str:
     day-of-week "1/2" as "*/2", and repeats Sunday for "0,7": those fields are
     spelled out from the parsed values instead.
     """
-    values = (schedule.seconds, schedule.minutes, schedule.hours, schedule.days,
-              schedule.months, schedule.weekdays)
+    values = (
+        schedule.seconds,
+        schedule.minutes,
+        schedule.hours,
+        schedule.days,
+        schedule.months,
+        schedule.weekdays,
+    )
     fields = []
     for text, field_values in zip(parts, values, strict=True):
         text = re.sub(r"^(\w+)-\1/", r"\1/", text)  # cronsim reads "9-9/3" as "9/3"
@@ -44,8 +50,10 @@ def _describable(parts: list[str], schedule: CronSchedule) -> str:
     weekday_numbers = set(re.findall(r"\d+", parts[5]))
     if schedule.weekdays_restricted and ("/" in parts[5] or {"0", "7"} <= weekday_numbers):
         days = sorted(schedule.weekdays)
-        fields[5] = _values_text(schedule.weekdays) if len(consecutive_runs(days)) == 1 else (
-            ",".join(map(str, days))
+        fields[5] = (
+            _values_text(schedule.weekdays)
+            if len(consecutive_runs(days)) == 1
+            else (",".join(map(str, days)))
         )
     return " ".join([*fields, "*"])  # 7 fields: no guessing whether 6 means seconds or year
 

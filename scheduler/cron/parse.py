@@ -34,8 +34,20 @@ MACROS = {
 }
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-                "September", "October", "November", "December")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -206,7 +218,11 @@ def parse_expression(expression: str) -> CronSchedule:
             _field_values(spec, text) for spec, text in zip(_FIELDS, parts, strict=True)
         )
         schedule = CronSchedule(
-            seconds=second, minutes=minute, hours=hour, days=day, months=month,
+            seconds=second,
+            minutes=minute,
+            hours=hour,
+            days=day,
+            months=month,
             weekdays=frozenset(value % 7 for value in weekday),
             days_restricted=not parts[3].startswith("*"),
             weekdays_restricted=not parts[5].startswith("*"),

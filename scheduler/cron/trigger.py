@@ -173,8 +173,12 @@ class StandardCronTrigger(_TriggerBase):
         return jittered.astimezone(self.timezone)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"version": 1, "schedule": self.schedule, "timezone": self.timezone,
-                "jitter": self.jitter}
+        return {
+            "version": 1,
+            "schedule": self.schedule,
+            "timezone": self.timezone,
+            "jitter": self.jitter,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.schedule = state["schedule"]
