@@ -1,4 +1,8 @@
-"""Status records the service keeps for operators: reload outcomes and job run outcomes."""
+"""Records that several layers share: run outcomes, reload outcomes and job views.
+
+They sit below the loader so the store and the HTTP layer can use them without importing the
+running scheduler.
+"""
 
 from __future__ import annotations
 
@@ -54,3 +58,25 @@ class ReloadStatus:
     def has_changes(self) -> bool:
         """Whether the schedule changed."""
         return bool(self.added or self.removed or self.changed)
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A job as operators see it (``list``, HTTP): typed, immutable, no APScheduler objects.
+
+    ``enabled`` is the manifest's flag, ``paused`` the runtime override; a disabled job is
+    listed with ``next_run_at=None``.
+    """
+
+    job_id: str
+    func: str
+    cron_expression: str
+    description: str | None
+    timezone: str
+    enabled: bool
+    paused: bool
+    next_run_at: datetime | None
+    running: int
+    last_run: RunRecord | None
+    file: str | None
+    line: int | None

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from scheduler.execution import JobDefinition, JobRunner, _ThreadEnds
 from scheduler.manifest import JobOptions
-from scheduler.service import SchedulerService
+from scheduler.records import RunRecord, RunStatus
+from scheduler.runtime.execution import JobDefinition, JobRunner, _ThreadEnds
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import load_settings
-from scheduler.status import RunRecord, RunStatus
 from tests import jobfuncs
 from tests.jobfuncs import FakeClock
 from tests.support import until
@@ -69,7 +69,7 @@ async def test_success_is_recorded_with_clock_times_and_one_log_line(
 ) -> None:
     heard: list[RunRecord] = []
     runner.add_listener(heard.append)
-    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
+    with caplog.at_level(logging.INFO, logger="scheduler.runtime.execution"):
         record = await runner.run(job(jobfuncs.async_record), T0)
 
     assert record == RunRecord("job", T0, RunStatus.SUCCESS, T0, T0, None)
@@ -93,7 +93,7 @@ async def test_a_failing_job_is_logged_with_its_traceback_and_the_runner_goes_on
         raise ValueError("boom")
 
     failing = job(jobfuncs.boom if func is jobfuncs.boom else async_boom)
-    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
+    with caplog.at_level(logging.INFO, logger="scheduler.runtime.execution"):
         failed = await runner.run(failing, T0)
         after = await runner.run(job(jobfuncs.noop, "other"), T0)
 
@@ -141,7 +141,7 @@ async def test_a_thread_past_its_timeout_is_reported_and_still_counts_as_running
     runner: JobRunner, caplog: pytest.LogCaptureFixture
 ) -> None:
     stuck = job(jobfuncs.wait_for_gate, timeout=0.05)
-    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
+    with caplog.at_level(logging.INFO, logger="scheduler.runtime.execution"):
         timed_out = await runner.run(stuck, T0)
         overlapping = await runner.run(stuck, T0 + timedelta(minutes=1))
         other = await runner.run(job(jobfuncs.record, "other"), T0)  # not blocked by it
@@ -207,7 +207,7 @@ async def test_misfires_run_within_grace_and_are_missed_beyond_it(
     status: RunStatus,
 ) -> None:
     clock.advance(seconds=late.total_seconds())
-    with caplog.at_level(logging.INFO, logger="scheduler.execution"):
+    with caplog.at_level(logging.INFO, logger="scheduler.runtime.execution"):
         [record] = await runner.run_due(job(jobfuncs.noop, misfire_grace_time=grace), [T0])
 
     assert (record.scheduled_for, record.status) == (T0, status)

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from scheduler.errors import InvalidManifests
-from scheduler.service import SchedulerService
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,8 +15,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "fastapi": ("http",),
     "starlette": ("http",),
     "prometheus_client": ("http",),
-    "watchfiles": ("reload",),
-    "apscheduler": ("cron", "service"),
+    "watchfiles": ("runtime.reload",),
+    "apscheduler": ("cron", "runtime.service"),
     "sqlalchemy": ("store",),
     "yaml": ("sources",),
     "tomllib": ("sources",),
@@ -24,22 +24,23 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "pydantic_settings": ("settings",),
 }
 
-# modules in dependency order: a module never imports one listed before it (STYLE.md)
+# modules in dependency order: a module never imports one listed before it (STYLE.md).
+# Packages whose modules are layered among themselves list them one by one.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__"),
     ("http",),
-    ("runtime",),
-    ("reload",),
-    ("service",),
-    ("catalogue",),
-    ("execution",),
+    ("runtime", "runtime.serve"),
+    ("runtime.reload",),
+    ("runtime.service",),
+    ("runtime.catalogue",),
+    ("runtime.execution",),
+    ("runtime.plan",),
     ("store",),
-    ("plan",),
     ("loader",),
     ("sources",),
     ("manifest",),
     ("cron",),
-    ("settings", "clock", "problems", "errors", "status", "logs"),
+    ("records", "settings", "clock", "problems", "errors", "logs"),
 )
 
 
@@ -65,10 +66,13 @@ def _owned_by(module: str, owners: tuple[str, ...]) -> bool:
 
 
 def _layer_of(module: str) -> int | None:
-    top = module.split(".")[0]
-    for index, layer in enumerate(LAYERS):
-        if top in layer:
-            return index
+    """The layer of the longest listed name that is ``module`` or a package holding it."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        for index, layer in enumerate(LAYERS):
+            if prefix in layer:
+                return index
     return None
 
 

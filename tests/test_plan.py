@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.loader import LoadedJob
 from scheduler.manifest import JobSpec
-from scheduler.plan import Plan, plan_changes
+from scheduler.runtime.plan import Plan, plan_changes
 from tests import jobfuncs
 
 

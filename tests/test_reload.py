@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from watchfiles import Change
 
-import scheduler.reload
-from scheduler.reload import (
+import scheduler.runtime.reload
+from scheduler.records import ReloadStatus
+from scheduler.runtime.reload import (
     MAX_HINTED_FILES,
     MAX_RETRY_MS,
     changed_manifests,
@@ -29,7 +30,6 @@ from scheduler.reload import (
     watch_folder,
     watch_manifests,
 )
-from scheduler.status import ReloadStatus
 
 ROOT = os.path.abspath("/srv/manifests")
 WAIT = 2.0  # seconds: a bound on waits that normally take microseconds
@@ -305,7 +305,7 @@ async def test_a_crashing_reload_is_logged_and_the_loop_goes_on(
 ) -> None:
     service, source = FakeService(crash_on=(1,)), ScriptedChanges()
     task = asyncio.create_task(run_to_end(service, source))
-    with caplog.at_level(logging.ERROR, logger="scheduler.reload"):
+    with caplog.at_level(logging.ERROR, logger="scheduler.runtime.reload"):
         source.push(modified("a.yaml"))
         await asyncio.wait_for(service.wait_calls(1), WAIT)
         source.push(modified("a.yaml"))
@@ -365,7 +365,7 @@ async def test_a_failing_source_is_logged_and_ends_the_loop(
         raise OSError("inotify watch limit reached")
 
     service = FakeService()
-    with caplog.at_level(logging.ERROR, logger="scheduler.reload"):
+    with caplog.at_level(logging.ERROR, logger="scheduler.runtime.reload"):
         await asyncio.wait_for(
             watch_manifests(service, Path(ROOT), stop_event=asyncio.Event(), changes=failing()),
             WAIT,
@@ -408,10 +408,12 @@ async def test_a_failing_watch_is_logged_and_armed_again(
         yield {(Change.modified, os.path.join(path, "a.yaml"))}
         await stop.wait()
 
-    monkeypatch.setattr(scheduler.reload, "awatch", flaky_awatch)  # the one seam not injectable
+    monkeypatch.setattr(
+        scheduler.runtime.reload, "awatch", flaky_awatch
+    )  # the one seam not injectable
     service = FakeService()
     changes = watch_folder(tmp_path, stop_event=stop, poll_ms=10)
-    with caplog.at_level(logging.WARNING, logger="scheduler.reload"):
+    with caplog.at_level(logging.WARNING, logger="scheduler.runtime.reload"):
         task = asyncio.create_task(
             watch_manifests(service, tmp_path, stop_event=stop, changes=changes)
         )

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from scheduler.problems import Problem
-from scheduler.reload import watch_folder, watch_manifests
-from scheduler.service import JobView, SchedulerService
+from scheduler.records import JobView, ReloadStatus
+from scheduler.runtime.reload import watch_folder, watch_manifests
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import load_settings
-from scheduler.status import ReloadStatus
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -305,7 +305,7 @@ def applied_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
     return [
         (record.levelname, record.getMessage())
         for record in caplog.records
-        if record.name == "scheduler.service"
+        if record.name == "scheduler.runtime.service"
     ]
 
 
@@ -316,7 +316,7 @@ def test_a_reload_that_changes_nothing_logs_at_debug(
     service = SchedulerService(
         load_settings(manifests_dir=tmp_path, allowed_modules=("tests.jobfuncs",))
     )
-    with caplog.at_level(logging.DEBUG, logger="scheduler.service"):
+    with caplog.at_level(logging.DEBUG, logger="scheduler.runtime.service"):
         service.load([tmp_path])
         service.reload()
         (tmp_path / "a.yaml").write_text(job_yaml("a", "0 4 * * *"), encoding="utf-8")
@@ -336,7 +336,7 @@ def test_a_failed_first_load_leaves_the_problems_to_the_caller(
     service = SchedulerService(
         load_settings(manifests_dir=tmp_path, allowed_modules=("tests.jobfuncs",))
     )
-    with caplog.at_level(logging.DEBUG, logger="scheduler.service"):
+    with caplog.at_level(logging.DEBUG, logger="scheduler.runtime.service"):
         assert not service.load([tmp_path]).ok
         failed = service.reload()
 

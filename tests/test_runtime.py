@@ -21,10 +21,10 @@ import pytest
 
 from scheduler.loader import LoadResult
 from scheduler.logs import configure_logging
-from scheduler.runtime import EXIT_INVALID, EXIT_OK, serve
-from scheduler.service import SchedulerService
+from scheduler.records import RunRecord, RunStatus
+from scheduler.runtime.serve import EXIT_INVALID, EXIT_OK, serve
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings, load_settings
-from scheduler.status import RunRecord, RunStatus
 from tests import jobfuncs
 from tests.support import until
 
@@ -209,8 +209,8 @@ def test_sigterm_stops_a_serving_process_with_exit_0(folder: Path, tmp_path: Pat
         import asyncio, sys
         from pathlib import Path
         from scheduler.logs import configure_logging
-        from scheduler.runtime import serve
-        from scheduler.service import SchedulerService
+        from scheduler.runtime.serve import serve
+        from scheduler.runtime.service import SchedulerService
         from scheduler.settings import Settings, load_settings
 
         async def main() -> int:
@@ -251,7 +251,7 @@ def test_json_log_lines_carry_the_run_fields() -> None:
     level = root.level
     handler = configure_logging("json", stream=stream)
     try:
-        logging.getLogger("scheduler.service").info(
+        logging.getLogger("scheduler.runtime.service").info(
             "job %s done",
             "tick",
             extra={
@@ -269,7 +269,7 @@ def test_json_log_lines_carry_the_run_fields() -> None:
     entry = json.loads(stream.getvalue().splitlines()[0])
     assert {key: entry[key] for key in entry if key != "ts"} == {
         "level": "INFO",
-        "logger": "scheduler.service",
+        "logger": "scheduler.runtime.service",
         "message": "job tick done",
         "job_id": "tick",
         "scheduled_for": "2027-01-01T00:00:00+00:00",

@@ -21,9 +21,9 @@ from scheduler.cron import build_trigger
 from scheduler.cron.build import SharedTrigger, shared_trigger
 from scheduler.errors import DuplicateJob, InvalidCronExpression, JobNotFound
 from scheduler.manifest import JobOptions
-from scheduler.service import JobView, SchedulerService
+from scheduler.records import JobView, RunRecord, RunStatus
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings, load_settings
-from scheduler.status import RunRecord, RunStatus
 from tests import jobfuncs
 from tests.jobfuncs import FakeClock
 
@@ -186,7 +186,7 @@ async def test_failed_reload_keeps_the_running_schedule_and_logs_locations(
     (manifests / "main.yaml").write_text(TWO_JOBS.replace("alpha", "alpha2"))
     (manifests / "bad.yaml").write_text(job_yaml("gamma", "61 * * * *"))
 
-    with caplog.at_level(logging.ERROR, logger="scheduler.service"):
+    with caplog.at_level(logging.ERROR, logger="scheduler.runtime.service"):
         status = service.reload()
 
     assert not status.ok
@@ -441,7 +441,7 @@ async def test_background_jobs_disabled_starts_nothing(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     service = SchedulerService(load_settings(background_jobs_enabled=False), clock=clock)
-    with caplog.at_level(logging.INFO, logger="scheduler.service"):
+    with caplog.at_level(logging.INFO, logger="scheduler.runtime.service"):
         async with service:
             assert not service.is_running
     assert "BACKGROUND_JOBS_ENABLED is false: the scheduler is not started" in caplog.text

@@ -19,10 +19,10 @@ from scheduler.cli import render
 from scheduler.loader import LoadResult
 from scheduler.logs import configure_logging
 from scheduler.problems import Problem
-from scheduler.runtime import serve
-from scheduler.service import JobView, SchedulerService
+from scheduler.records import JobView, RunStatus
+from scheduler.runtime.serve import serve
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings, load_settings
-from scheduler.status import RunStatus
 
 EXIT_OK, EXIT_INVALID = 0, 1
 

@@ -20,12 +20,12 @@ from typing import Any
 from scheduler.cron import Trigger, build_trigger, validate_expression
 from scheduler.cron.build import shared_trigger
 from scheduler.errors import DuplicateJob, JobNotFound, SchedulerError
-from scheduler.execution import JobDefinition
 from scheduler.loader import LoadedJob, LoadResult
 from scheduler.manifest import JobOptions
-from scheduler.plan import Plan, plan_changes
 from scheduler.problems import Problem, sorted_problems
-from scheduler.status import ReloadStatus
+from scheduler.records import ReloadStatus
+from scheduler.runtime.execution import JobDefinition
+from scheduler.runtime.plan import Plan, plan_changes
 
 __all__ = ["Change", "JobCatalogue", "PreparedJob", "Schedule", "Unschedule", "trigger_for"]
 

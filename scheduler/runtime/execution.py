@@ -3,7 +3,7 @@
 ``JobRunner`` owns what APScheduler does not: a timeout per run, an overlap count that keeps a
 timed-out thread counted until it really ends, misfire grace judged with the injected clock,
 and one ``RunRecord`` plus one log line per occurrence, handed to listeners. It knows nothing
-of APScheduler: ``scheduler.service`` feeds it the run times its scheduler finds due.
+of APScheduler: ``scheduler.runtime.service`` feeds it the run times its scheduler finds due.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from scheduler.clock import Clock
 from scheduler.loader import LoadedJob
 from scheduler.manifest import JobOptions, split_func_path
-from scheduler.status import RunRecord, RunStatus
+from scheduler.records import RunRecord, RunStatus
 
 __all__ = ["JobDefinition", "JobRunner", "RunListener"]
 

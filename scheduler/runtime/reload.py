@@ -35,7 +35,7 @@ from typing import Protocol
 from watchfiles import Change, awatch
 
 from scheduler.loader import MANIFEST_SUFFIXES
-from scheduler.status import ReloadStatus
+from scheduler.records import ReloadStatus
 
 __all__ = [
     "FOLDER_POLL_MS",

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scheduler.loader import LoadResult
-from scheduler.reload import watch_manifests
-from scheduler.service import SchedulerService
+from scheduler.runtime.reload import watch_manifests
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings
 
 logger = logging.getLogger(__name__)

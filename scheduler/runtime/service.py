@@ -4,15 +4,15 @@ It keeps the seed's API (``register_job``, ``start``, ``shutdown``, ``pause_job`
 ``remove_job``, ``get_jobs``, ``is_running``) and adds manifests (``load``, ``reload``), manual
 runs (``trigger``) and run records (``add_run_listener``, ``job_status``). APScheduler is untyped;
 it stays inside this module (STYLE.md rule 3) and callers only see the dataclasses below. Each
-run goes through ``scheduler.execution.JobRunner`` (timeout, overlap, misfire, RunRecord).
-Which jobs exist, and what a manifest load changes, is ``scheduler.catalogue``'s to track.
+run goes through ``scheduler.runtime.execution.JobRunner`` (timeout, overlap, misfire, RunRecord).
+Which jobs exist, and what a manifest load changes, is ``scheduler.runtime.catalogue``'s to track.
 
 Use it from a FastAPI lifespan::
 
     from contextlib import asynccontextmanager
     from fastapi import FastAPI
     from scheduler.errors import InvalidManifests
-    from scheduler.service import SchedulerService
+    from scheduler.runtime.service import SchedulerService
     from scheduler.settings import load_settings
 
     @asynccontextmanager
@@ -37,7 +37,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -48,15 +47,15 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
-from scheduler.catalogue import Change, JobCatalogue, trigger_for
 from scheduler.clock import SYSTEM_CLOCK, Clock
 from scheduler.cron import Trigger
-from scheduler.execution import JobDefinition, JobRunner, RunListener
 from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.manifest import JobOptions
 from scheduler.problems import Problem
+from scheduler.records import JobView, ReloadStatus, RunRecord
+from scheduler.runtime.catalogue import Change, JobCatalogue, trigger_for
+from scheduler.runtime.execution import JobDefinition, JobRunner, RunListener
 from scheduler.settings import Settings, load_settings
-from scheduler.status import ReloadStatus, RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -64,28 +63,6 @@ logger = logging.getLogger(__name__)
 # still count; APScheduler's own limit would forget it and would skip without a RunRecord.
 _APSCHEDULER_MAX_INSTANCES = 2**31
 _SEED_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
-
-
-@dataclass(frozen=True, slots=True)
-class JobView:
-    """A job as operators see it (``list``, HTTP): typed, immutable, no APScheduler objects.
-
-    ``enabled`` is the manifest's flag, ``paused`` the runtime override; a disabled job is
-    listed with ``next_run_at=None``.
-    """
-
-    job_id: str
-    func: str
-    cron_expression: str
-    description: str | None
-    timezone: str
-    enabled: bool
-    paused: bool
-    next_run_at: datetime | None
-    running: int
-    last_run: RunRecord | None
-    file: str | None
-    line: int | None
 
 
 class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is untyped

@@ -47,7 +47,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from scheduler.cron import build_trigger
 from scheduler.cron.build import shared_trigger
-from scheduler.service import SchedulerService
+from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings
 
 STARTS: dict[str, float] = {}

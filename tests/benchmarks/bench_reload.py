@@ -33,10 +33,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))  # for tests.jobfuncs, which the manifests name
 
 from scheduler.loader import LoadResult  # noqa: E402
-from scheduler.runtime import serve  # noqa: E402
-from scheduler.service import SchedulerService  # noqa: E402
+from scheduler.records import ReloadStatus  # noqa: E402
+from scheduler.runtime.serve import serve  # noqa: E402
+from scheduler.runtime.service import SchedulerService  # noqa: E402
 from scheduler.settings import load_settings  # noqa: E402
-from scheduler.status import ReloadStatus  # noqa: E402
 
 FUNC = "tests.jobfuncs.noop"
 TARGET = "job5"

@@ -33,7 +33,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: E402
 
 from scheduler.cron import build_trigger  # noqa: E402
 from scheduler.manifest import split_func_path  # noqa: E402
-from scheduler.service import SchedulerService  # noqa: E402
+from scheduler.runtime.service import SchedulerService  # noqa: E402
 from scheduler.settings import Settings  # noqa: E402
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml, as sources.py uses
