@@ -42,3 +42,21 @@ def sorted_problems(problems: list[Problem]) -> list[Problem]:
 def has_errors(problems: list[Problem]) -> bool:
     """Whether any problem is an error rather than a warning."""
     return any(problem.is_error for problem in problems)
+
+
+def format_location(problem: Problem) -> str:
+    """``path:line:col``; a problem without a position is at ``1:1`` so editors can jump there."""
+    return f"{problem.file}:{problem.line or 1}:{problem.col or 1}"
+
+
+def format_subject(problem: Problem) -> str:
+    """``[job_id] field: message`` with the parts that are known."""
+    prefix = f"[{problem.job_id}] " if problem.job_id else ""
+    field = f"{problem.field}: " if problem.field else ""
+    return f"{prefix}{field}{problem.message}"
+
+
+def render_problem(problem: Problem) -> str:
+    """The one text form of a problem, for the CLI and the logs alike:
+    ``path:line:col: error: [job_id] field: message``."""
+    return f"{format_location(problem)}: {problem.severity}: {format_subject(problem)}"

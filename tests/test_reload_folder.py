@@ -346,7 +346,7 @@ def test_a_failed_first_load_leaves_the_problems_to_the_caller(
         ("DEBUG", "manifests rejected (1 error(s)); nothing was applied"),
         (
             "ERROR",
-            f"manifest error: {path}:3:18: [a] cron_expression: day-of-week 8 is out of range 0-7",
+            f"manifest {path}:3:18: error: [a] cron_expression: day-of-week 8 is out of range 0-7",
         ),
         ("ERROR", "manifests rejected (1 error(s)); the running schedule is unchanged"),
     ]

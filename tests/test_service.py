@@ -194,7 +194,7 @@ async def test_failed_reload_keeps_the_running_schedule_and_logs_locations(
     assert service.get_jobs() == before
     assert service.last_reload is status
     error = next(p for p in status.problems if p.is_error)
-    assert f"{error.file}:{error.line}:{error.col}: [gamma] cron_expression:" in caplog.text
+    assert f"{error.file}:{error.line}:{error.col}: error: [gamma] cron_expression:" in caplog.text
     assert "manifests rejected (1 error(s)); the running schedule is unchanged" in caplog.text
 
 

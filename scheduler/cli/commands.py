@@ -15,6 +15,7 @@ from scheduler.clock import SYSTEM_CLOCK
 from scheduler.errors import InvalidCronExpression
 from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.manifest import is_known_timezone, manifest_json_schema
+from scheduler.problems import render_problem
 from scheduler.settings import load_settings
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -117,7 +118,7 @@ def run_validate(args: argparse.Namespace) -> int:
         print(render.summary_line(summary))
     else:
         for problem in result.problems:
-            print(render.problem_line(problem))
+            print(render_problem(problem))
         print(render.summary_line(summary))
     return EXIT_OK if summary.ok else EXIT_INVALID
 

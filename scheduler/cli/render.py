@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.problems import Problem
+from scheduler.problems import Problem, format_subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,28 +25,6 @@ class Summary:
     def ok(self) -> bool:
         """Whether the set is valid (warnings allowed)."""
         return self.errors == 0
-
-
-def format_location(problem: Problem) -> str:
-    """``path:line:col`` with the parts that are known."""
-    parts = [problem.file]
-    if problem.line is not None:
-        parts.append(str(problem.line))
-        if problem.col is not None:
-            parts.append(str(problem.col))
-    return ":".join(parts)
-
-
-def format_subject(problem: Problem) -> str:
-    """``[job_id] field: message`` with the parts that are known."""
-    prefix = f"[{problem.job_id}] " if problem.job_id else ""
-    field = f"{problem.field}: " if problem.field else ""
-    return f"{prefix}{field}{problem.message}"
-
-
-def problem_line(problem: Problem) -> str:
-    """DESIGN.md's form: ``path:line:col: error: [job_id] field: message``."""
-    return f"{format_location(problem)}: {problem.severity}: {format_subject(problem)}"
 
 
 def _escape_github_data(text: str) -> str:

@@ -18,7 +18,7 @@ from rich.table import Table
 from scheduler.cli import render
 from scheduler.loader import LoadResult
 from scheduler.logs import configure_logging
-from scheduler.problems import Problem
+from scheduler.problems import Problem, render_problem
 from scheduler.records import JobView, RunStatus
 from scheduler.runtime.serve import serve
 from scheduler.runtime.service import SchedulerService
@@ -67,7 +67,7 @@ def _folder(args: argparse.Namespace, settings: Settings) -> Path:
 def print_problems(problems: Sequence[Problem]) -> None:
     """Every problem, located, on stderr (the command's output stays clean)."""
     for problem in problems:
-        print(render.problem_line(problem), file=sys.stderr)
+        print(render_problem(problem), file=sys.stderr)
 
 
 def _report_load(result: LoadResult) -> None:

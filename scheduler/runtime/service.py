@@ -51,7 +51,7 @@ from scheduler.clock import SYSTEM_CLOCK, Clock
 from scheduler.cron import Trigger
 from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.manifest import JobOptions
-from scheduler.problems import Problem
+from scheduler.problems import Problem, render_problem
 from scheduler.records import JobView, ReloadStatus, RunRecord
 from scheduler.runtime.catalogue import Change, JobCatalogue, trigger_for
 from scheduler.runtime.execution import JobDefinition, JobRunner, RunListener
@@ -312,15 +312,7 @@ class SchedulerService:
     def _reject(self, problems: tuple[Problem, ...], log_problems: bool) -> ReloadStatus:
         errors = [problem for problem in problems if problem.is_error]
         for problem in errors if log_problems else ():
-            logger.error(
-                "manifest error: %s:%s:%s: [%s] %s: %s",
-                problem.file,
-                problem.line,
-                problem.col,
-                problem.job_id or "-",
-                problem.field or "-",
-                problem.message,
-            )
+            logger.error("manifest %s", render_problem(problem))
         if log_problems or self._started or self._catalogue.manifest_jobs:
             logger.error(
                 "manifests rejected (%d error(s)); the running schedule is unchanged", len(errors)
