@@ -31,6 +31,7 @@ __all__ = [
     "ManifestLoader",
     "Problem",
     "ReloadStatus",
+    "RunKind",
     "RunRecord",
     "RunStatus",
     "SchedulerError",

@@ -6,6 +6,9 @@ running scheduler.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,18 +17,50 @@ from scheduler.problems import Problem
 
 
 class RunStatus(StrEnum):
-    """How one scheduled occurrence ended (DESIGN.md section 7 names)."""
+    """How one occurrence of a job ended, or that it is still going (``running``).
 
+    ``cancelled``: a coroutine cancelled at shutdown. ``abandoned``: a thread still running
+    when its process exited, or a run of a process that stopped heartbeating.
+    """
+
+    RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"
     TIMEOUT = "timeout"
     SKIPPED = "skipped"
     MISSED = "missed"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+
+
+class RunKind(StrEnum):
+    """Why a run happened: its schedule, an operator, or a catch-up of a missed occurrence."""
+
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+    CATCHUP = "catchup"
+
+
+def new_run_id() -> str:
+    """A fresh, unique run id (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def current_node() -> str:
+    """This process as the run history names it: ``host:pid`` (read again after a fork)."""
+    pid = os.getpid()
+    cached = _NODE.get(pid)
+    if cached is None:
+        cached = _NODE[pid] = f"{socket.gethostname()}:{pid}"
+    return cached
+
+
+_NODE: dict[int, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """One occurrence of a job: when it was due, when it ran, how it ended."""
+    """One occurrence of a job: when it was due, when it ran, how it ended, and where."""
 
     job_id: str
     scheduled_for: datetime
@@ -33,6 +68,9 @@ class RunRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    kind: RunKind = RunKind.SCHEDULED
+    run_id: str = field(default_factory=new_run_id)
+    node: str = field(default_factory=current_node)
 
     @property
     def duration_seconds(self) -> float | None:

@@ -18,6 +18,7 @@ PUBLIC_NAMES = {
     "ManifestLoader",
     "Problem",
     "ReloadStatus",
+    "RunKind",
     "RunRecord",
     "RunStatus",
     "SchedulerError",

@@ -38,6 +38,9 @@ _OUTCOME_LEVELS = {
     RunStatus.TIMEOUT: logging.ERROR,
     RunStatus.SKIPPED: logging.WARNING,
     RunStatus.MISSED: logging.WARNING,
+    RunStatus.CANCELLED: logging.WARNING,
+    RunStatus.ABANDONED: logging.WARNING,
+    RunStatus.RUNNING: logging.DEBUG,
 }
 
 
