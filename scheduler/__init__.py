@@ -13,7 +13,7 @@ from scheduler.errors import (
 from scheduler.loader import LoadedJob, LoadResult, ManifestLoader, load_manifests
 from scheduler.manifest import Defaults, JobSpec, ManifestFile, manifest_json_schema
 from scheduler.problems import Problem
-from scheduler.records import JobView, ReloadStatus, RunRecord, RunStatus
+from scheduler.records import JobView, ReloadStatus, RunKind, RunRecord, RunStatus
 from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings, load_settings
 

@@ -72,7 +72,7 @@ async def test_success_is_recorded_with_clock_times_and_one_log_line(
     with caplog.at_level(logging.INFO, logger="scheduler.runtime.execution"):
         record = await runner.run(job(jobfuncs.async_record), T0)
 
-    assert record == RunRecord("job", T0, RunStatus.SUCCESS, T0, T0, None)
+    assert record == RunRecord("job", T0, RunStatus.SUCCESS, T0, T0, None, run_id=record.run_id)
     assert heard == [record] and runner.last_runs == {"job": record}
     assert run_lines(caplog) == [("INFO", "job", "success")]
     line = next(r for r in caplog.records if hasattr(r, "outcome"))
