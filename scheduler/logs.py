@@ -15,7 +15,15 @@ from typing import Any, Literal, TextIO
 
 LogFormat = Literal["text", "json"]
 
-EXTRA_FIELDS: tuple[str, ...] = ("job_id", "scheduled_for", "duration", "outcome")
+EXTRA_FIELDS: tuple[str, ...] = (
+    "job_id",
+    "run_id",
+    "kind",
+    "scheduled_for",
+    "duration",
+    "lag",
+    "outcome",
+)
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 _HANDLER_MARK = "_scheduler_handler"

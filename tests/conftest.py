@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,19 @@ def _isolated_settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith(_SETTINGS_PREFIXES) and name != "SCHEDULER_REQUIRE_SERVICES":
             monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo ``configure_logging`` calls: a handler left on a closed capture stream would make
+    every later log line a "Logging error"."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ import pytest
 
 from scheduler.manifest import JobOptions
 from scheduler.records import RunRecord, RunStatus
-from scheduler.runtime.execution import JobDefinition, JobRunner, _ThreadEnds
+from scheduler.runtime.definition import JobDefinition
+from scheduler.runtime.execution import JobRunner
+from scheduler.runtime.lanes import ThreadEnds
 from scheduler.runtime.service import SchedulerService
 from scheduler.settings import load_settings
 from tests import jobfuncs
@@ -242,7 +244,9 @@ async def test_a_failing_listener_is_logged_and_others_still_hear(
     assert "run listener" in caplog.text and "listener bug" in caplog.text
 
 
-async def test_cancel_all_cancels_waiting_runs_and_queued_threads(runner: JobRunner) -> None:
+async def test_cancel_all_cancels_queued_threads_and_abandons_running_ones(
+    runner: JobRunner,
+) -> None:
     """Four gated threads fill the test pool, so the fifth call is still queued."""
     gated_ids = [f"gated{index}" for index in range(4)]
     runs = [
@@ -257,9 +261,14 @@ async def test_cancel_all_cancels_waiting_runs_and_queued_threads(runner: JobRun
     await until(lambda: not any(runner.running_count(id_) for id_ in [*gated_ids, "queued"]))
 
     assert [type(outcome) for outcome in outcomes] == [asyncio.CancelledError] * 5
-    assert {runner.last_runs[id_].error for id_ in [*gated_ids, "queued"]} == {
-        "cancelled: the scheduler shut down"
+    assert {runner.last_runs[id_].status for id_ in gated_ids} == {RunStatus.ABANDONED}
+    assert {runner.last_runs[id_].error for id_ in gated_ids} == {
+        "abandoned: its thread was still running when the scheduler stopped"
     }
+    assert (runner.last_runs["queued"].status, runner.last_runs["queued"].error) == (
+        RunStatus.CANCELLED,
+        "cancelled: the scheduler shut down",
+    )
     assert jobfuncs.CALLS == []  # the queued call never ran
 
 
@@ -267,7 +276,7 @@ def test_threads_ending_together_wake_the_loop_once() -> None:
     handed_back: list[Future[Any]] = []
     wake_ups: list[Callable[[], None]] = []
     loop: Any = SimpleNamespace(call_soon_threadsafe=wake_ups.append)
-    thread_ends = _ThreadEnds(handed_back.append)
+    thread_ends = ThreadEnds(handed_back.append)
     calls: list[Future[Any]] = [Future() for _ in range(3)]
     for call in calls:
         thread_ends.watch(call, loop)
@@ -292,7 +301,7 @@ def test_a_closed_loop_does_not_stop_later_wake_ups() -> None:
     closed_loop: Any = SimpleNamespace(call_soon_threadsafe=closed)
     new_loop: Any = SimpleNamespace(call_soon_threadsafe=wake_ups.append)
     handed_back: list[Future[Any]] = []
-    thread_ends = _ThreadEnds(handed_back.append)
+    thread_ends = ThreadEnds(handed_back.append)
     first: Future[Any] = Future()
     thread_ends.watch(first, closed_loop)
     first.set_result(None)

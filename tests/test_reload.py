@@ -49,7 +49,7 @@ class FakeService:
         self.crash_on = crash_on
         self.called = asyncio.Event()
 
-    def reload(self, changed: Collection[Path] | None = None) -> ReloadStatus:
+    async def reload_async(self, changed: Collection[Path] | None = None) -> ReloadStatus:
         self.calls += 1
         self.hints.append(None if changed is None else list(changed))
         self.called.set()

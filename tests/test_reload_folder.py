@@ -285,13 +285,13 @@ async def test_a_change_made_before_the_watch_armed_is_applied(tmp_path: Path) -
 
 async def test_a_watched_edit_reloads_just_that_file(harness: Harness) -> None:
     hints: list[list[Path] | None] = []
-    reload = harness.service.reload
+    reload = harness.service.reload_async
 
-    def recording_reload(changed: Collection[Path] | None = None) -> ReloadStatus:
+    async def recording_reload(changed: Collection[Path] | None = None) -> ReloadStatus:
         hints.append(None if changed is None else list(changed))
-        return reload(changed)
+        return await reload(changed)
 
-    harness.service.reload = recording_reload  # type: ignore[method-assign]
+    harness.service.reload_async = recording_reload  # type: ignore[method-assign]
     temp = harness.write(".b.yaml.tmp77", job_yaml("b", "0 8 * * *"))
     os.replace(temp, harness.folder / "b.yaml")  # an atomic save: droppings do not count
     await harness.until(lambda: harness.cron_of("b") == "0 8 * * *", "the saved b")

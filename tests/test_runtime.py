@@ -21,7 +21,7 @@ import pytest
 
 from scheduler.loader import LoadResult
 from scheduler.logs import configure_logging
-from scheduler.records import RunRecord, RunStatus
+from scheduler.records import RunKind, RunRecord, RunStatus
 from scheduler.runtime.serve import EXIT_INVALID, EXIT_OK, serve
 from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings, load_settings
@@ -146,9 +146,10 @@ async def test_stop_cancels_coroutines_still_running_after_the_grace(folder: Pat
         await run
     assert jobfuncs.CANCELLED == ["gated"]
     last = service.job_status("slow")
-    assert last is not None and (last.status, last.error) == (
-        RunStatus.FAILED,
+    assert last is not None and (last.status, last.error, last.kind) == (
+        RunStatus.CANCELLED,
         "cancelled: the scheduler shut down",
+        RunKind.MANUAL,
     )
 
 

@@ -1,11 +1,15 @@
 """The job catalogue: every known job by id, which came from manifests, which are paused.
 
 ``SchedulerService`` keeps the AsyncIOScheduler and the public API; the bookkeeping behind it
-lives here, apart from APScheduler (STYLE.md rule 3), so "what does this reload change" is
-answered from plain data. A ``LoadResult`` becomes a ``Change`` only when every added or
-changed job builds its definition and trigger, so committing one cannot fail half-way and a
-reload applies all of its jobs or none. The service hands ``commit`` the callables that
-touch APScheduler, in the order the catalogue needs them.
+lives here, apart from APScheduler, so "what does this reload change" is answered from plain
+data. A ``LoadResult`` becomes a ``Change`` only when every added or changed job builds its
+definition and trigger and its trigger computes a next run time, so committing one cannot
+fail half-way and a reload applies all of its jobs or none. The service hands ``commit`` the
+callables that touch APScheduler, in the order the catalogue needs them.
+
+Preparing a change needs no event loop: a reload prepares against a ``Snapshot`` of the
+catalogue on a worker thread, and the loop commits it only if the catalogue has not changed
+meanwhile (its ``generation`` says so).
 """
 
 from __future__ import annotations
@@ -24,13 +28,24 @@ from scheduler.loader import LoadedJob, LoadResult
 from scheduler.manifest import JobOptions
 from scheduler.problems import Problem, sorted_problems
 from scheduler.records import ReloadStatus
-from scheduler.runtime.execution import JobDefinition
+from scheduler.runtime.definition import JobDefinition
 from scheduler.runtime.plan import Plan, plan_changes
 
-__all__ = ["Change", "JobCatalogue", "PreparedJob", "Schedule", "Unschedule", "trigger_for"]
+__all__ = [
+    "Change",
+    "JobCatalogue",
+    "PreparedJob",
+    "Schedule",
+    "Snapshot",
+    "Unschedule",
+    "first_fire_time",
+    "trigger_for",
+    "with_conflicts",
+]
 
-Schedule = Callable[[JobDefinition, Trigger], None]
-"""Catalogue a definition and, if enabled, put it on the scheduler (the service's part)."""
+Schedule = Callable[[JobDefinition, Trigger, "datetime | None"], None]
+"""Catalogue a definition and, if enabled, put it on the scheduler at the given next run time
+(the service's part); it must not fail."""
 Unschedule = Callable[[str], None]
 """Take a job id off the scheduler; a job that is not on it is no error."""
 
@@ -42,6 +57,16 @@ class PreparedJob:
     loaded: LoadedJob
     definition: JobDefinition
     trigger: Trigger
+    next_run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What preparing a change reads from the catalogue, copied so another thread can read it."""
+
+    generation: int
+    manifest_jobs: dict[str, LoadedJob]
+    registered_ids: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +75,7 @@ class Change:
 
     plan: Plan
     prepared: tuple[PreparedJob, ...]
+    generation: int
 
     def status(self, applied_at: datetime, problems: tuple[Problem, ...]) -> ReloadStatus:
         """The record of this change once applied; ``problems`` are the load's warnings."""
@@ -77,6 +103,13 @@ class JobCatalogue:
         self.jobs: dict[str, JobDefinition] = {}
         self.manifest_jobs: dict[str, LoadedJob] = {}
         self.paused: set[str] = set()
+        self.generation = 0
+        """Counts changes to the job set, so a change prepared elsewhere can tell it is stale."""
+
+    def snapshot(self) -> Snapshot:
+        """A copy of what ``prepare`` reads, for a worker thread."""
+        registered = frozenset(self.jobs.keys() - self.manifest_jobs.keys())
+        return Snapshot(self.generation, dict(self.manifest_jobs), registered)
 
     def require(self, job_id: str) -> JobDefinition:
         """The job's definition; raises ``JobNotFound`` rather than a bare ``KeyError``."""
@@ -88,6 +121,7 @@ class JobCatalogue:
     def add(self, definition: JobDefinition) -> None:
         """Catalogue a definition, replacing the one with its id."""
         self.jobs[definition.job_id] = definition
+        self.generation += 1
 
     def pause(self, job_id: str) -> None:
         """Mark a known job paused; raises ``JobNotFound``."""
@@ -132,46 +166,33 @@ class JobCatalogue:
         timezone = options.timezone or default_timezone
         return JobDefinition(job_id, func, path, cron_expression, timezone, options)
 
-    def with_conflicts(self, result: LoadResult) -> LoadResult:
-        """Refuse manifest jobs whose id a ``register_job`` call already took."""
-        if len(self.jobs) == len(self.manifest_jobs):
-            return result  # no job registered in code: skip a pass over every loaded job
-        clashes = [
-            Problem(
-                job.file,
-                job.line,
-                None,
-                f"job_id {job.spec.job_id!r} is already registered in code",
-                job_id=job.spec.job_id,
-                field="job_id",
-            )
-            for job in result.jobs
-            if job.spec.job_id in self.jobs and job.spec.job_id not in self.manifest_jobs
-        ]
-        if not clashes:
-            return result
-        problems = tuple(sorted_problems([*result.problems, *clashes]))
-        return dataclasses.replace(result, problems=problems)
-
-    def prepare(self, result: LoadResult) -> Change | tuple[Problem, ...]:
+    def prepare(
+        self, result: LoadResult, now: datetime, snapshot: Snapshot | None = None
+    ) -> tuple[LoadResult, Change | tuple[Problem, ...]]:
         """Plan the load against the running manifest jobs and build what it adds or changes.
 
-        Nothing changes here; the problems that refuse the whole load are returned instead of a
-        ``Change``: the load's own when it has errors, else those of the jobs that did not build.
+        Nothing changes here. Returns the load (with a problem for each id a ``register_job``
+        call already took) and the ``Change``, or instead the problems that refuse the whole
+        load: the load's own when it has errors, else those of the jobs that did not build.
+        Reads ``snapshot`` instead of the catalogue when given (from a worker thread).
         """
+        snapshot = snapshot if snapshot is not None else self.snapshot()
+        result = with_conflicts(result, snapshot.registered_ids)
         if not result.ok:
-            return result.problems
-        plan = plan_changes(self.manifest_jobs, result.jobs)
-        prepared, problems = _prepare(plan)
+            return result, result.problems
+        plan = plan_changes(snapshot.manifest_jobs, result.jobs)
+        prepared, problems = _prepare(plan, now)
         if problems:
-            return tuple(problems)
-        return Change(plan, tuple(prepared))
+            return result, tuple(problems)
+        return result, Change(plan, tuple(prepared), snapshot.generation)
 
     def commit(self, change: Change, schedule: Schedule, unschedule: Unschedule) -> None:
         """Apply a prepared change: unschedule, forget removed jobs, schedule, refresh positions.
 
         Jobs left unchanged keep their schedule, so their next run is not reset.
         """
+        if change.generation != self.generation:
+            raise SchedulerError("the catalogue changed since this change was prepared")
         plan = change.plan
         for job_id in (*plan.removed, *plan.changed_ids):
             unschedule(job_id)
@@ -179,7 +200,7 @@ class JobCatalogue:
             self._drop(job_id)
         for prepared in change.prepared:
             self.manifest_jobs[prepared.definition.job_id] = prepared.loaded
-            schedule(prepared.definition, prepared.trigger)
+            schedule(prepared.definition, prepared.trigger, prepared.next_run_at)
         for loaded in plan.refreshed:  # new source position only; the schedule is not touched
             job_id = loaded.spec.job_id
             self.manifest_jobs[job_id] = loaded
@@ -188,11 +209,13 @@ class JobCatalogue:
                 self.jobs[job_id] = dataclasses.replace(
                     definition, file=loaded.file, line=loaded.line
                 )
+        self.generation += 1
 
     def _drop(self, job_id: str) -> None:
         del self.jobs[job_id]
         self.manifest_jobs.pop(job_id, None)
         self.paused.discard(job_id)
+        self.generation += 1
 
 
 def trigger_for(definition: JobDefinition) -> Trigger:
@@ -201,19 +224,54 @@ def trigger_for(definition: JobDefinition) -> Trigger:
     return _shared_trigger(definition.cron_expression, definition.timezone, jitter)
 
 
-def _prepare(plan: Plan) -> tuple[list[PreparedJob], list[Problem]]:
-    """Build every definition and trigger before changing anything, so a reload is all or none."""
+def with_conflicts(result: LoadResult, registered_ids: frozenset[str]) -> LoadResult:
+    """Refuse manifest jobs whose id a ``register_job`` call already took."""
+    if not registered_ids:
+        return result  # no job registered in code: skip a pass over every loaded job
+    clashes = [
+        Problem(
+            job.file,
+            job.line,
+            None,
+            f"job_id {job.job_id!r} is already registered in code",
+            job_id=job.job_id,
+            field="job_id",
+        )
+        for job in result.jobs
+        if job.job_id in registered_ids
+    ]
+    if not clashes:
+        return result
+    problems = tuple(sorted_problems([*result.problems, *clashes]))
+    return dataclasses.replace(result, problems=problems)
+
+
+def _prepare(plan: Plan, now: datetime) -> tuple[list[PreparedJob], list[Problem]]:
+    """Build every definition and trigger, and ask each trigger for its next two fire times,
+    before changing anything: whatever can fail (an import, a jitter that overflows) fails
+    here, so a reload is all or none."""
     prepared: list[PreparedJob] = []
     problems: list[Problem] = []
     for job in (*plan.added, *plan.changed):
         try:
             definition = JobDefinition.from_loaded(job)
-            prepared.append(PreparedJob(job, definition, trigger_for(definition)))
-        except (SchedulerError, ValueError, ImportError, AttributeError) as exc:
+            trigger = trigger_for(definition)
+            next_run_at = first_fire_time(trigger, now) if definition.options.enabled else None
+        except Exception as exc:  # any failure refuses the reload, located
             problems.append(
-                Problem(job.file, job.line, None, f"cannot schedule: {exc}", job_id=job.spec.job_id)
+                Problem(job.file, job.line, None, f"cannot schedule: {exc}", job_id=job.job_id)
             )
+            continue
+        prepared.append(PreparedJob(job, definition, trigger, next_run_at))
     return prepared, problems
+
+
+def first_fire_time(trigger: Trigger, now: datetime) -> datetime | None:
+    """The trigger's next fire time after ``now``, checking the one after it computes too."""
+    first = trigger.get_next_fire_time(None, now)
+    if first is not None:
+        trigger.get_next_fire_time(first, first)
+    return first
 
 
 @functools.lru_cache(maxsize=4096)

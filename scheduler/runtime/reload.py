@@ -1,4 +1,4 @@
-"""Hot reload: watch the manifest folder and hand each change to the service (DESIGN.md section 6).
+"""Hot reload: watch the manifest folder and hand each change to the service.
 
 The service owns "load, keep the last good set, plan, apply" (``SchedulerService.reload()``);
 this module owns only *when* to call it. Timing lives in the change source: watchfiles groups
@@ -39,6 +39,7 @@ from scheduler.records import ReloadStatus
 
 __all__ = [
     "FOLDER_POLL_MS",
+    "MAX_BURST_MS",
     "MAX_HINTED_FILES",
     "MAX_RETRY_MS",
     "RESCAN_INTERVAL_S",
@@ -85,14 +86,17 @@ _DROPPING_ENDINGS = ("~", "___jb_tmp___", "___jb_old___")
 _VIM_WRITE_PROBE = "4913"  # vim creates and deletes this name to test a folder is writable
 
 
+MAX_BURST_MS = 1600
+"""Longest a burst of changes is grouped before it is reloaded, even if it never goes quiet
+(watchfiles' ``debounce``; the quiet time that ends a burst is its ``step``)."""
+
+
 class Reloadable(Protocol):
     """What the watch loop needs from ``SchedulerService``."""
 
-    def reload(self, changed: Collection[Path] | None = None) -> ReloadStatus:
-        """Load the manifests and apply them, keeping the schedule when any is invalid.
-
-        ``changed``: the only paths that changed (re-read just those); ``None``: rescan all.
-        """
+    async def reload_async(self, changed: Collection[Path] | None = None) -> ReloadStatus:
+        """Load the manifests (off the loop) and apply them, keeping the schedule when any is
+        invalid. ``changed``: the only paths that changed; ``None``: rescan all."""
         ...
 
 
@@ -324,13 +328,13 @@ def _drain(queue: _BatchQueue, first: ChangeBatch) -> tuple[ChangeBatch, bool]:
     return merged, False
 
 
-def _reload(service: Reloadable, folder: str, changed: list[Path] | None) -> None:
-    """Call ``service.reload()``; a crash is logged and swallowed so the watch goes on.
+async def _reload(service: Reloadable, folder: str, changed: list[Path] | None) -> None:
+    """Call ``service.reload_async()``; a crash is logged and swallowed so the watch goes on.
 
     The service logs the outcome itself (applied ids, or each problem with its location).
     """
     try:
-        service.reload(changed)
+        await service.reload_async(changed)
     except Exception:
         logger.exception("reload after a change in %s crashed; the schedule is unchanged", folder)
 
@@ -385,7 +389,7 @@ async def watch_manifests(
                     root,
                     "everything" if changed is None else f"{len(changed)} file(s)",
                 )
-                _reload(service, root, changed)
+                await _reload(service, root, changed)
     finally:
         for task in helpers:
             task.cancel()

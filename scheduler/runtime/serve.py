@@ -2,8 +2,11 @@
 
 It decides nothing about output: problems from the initial load go to the caller's
 ``on_loaded`` callback (the CLI renders them) and the exit code is returned, never used to
-exit. Signals follow DESIGN.md section 5: SIGTERM/SIGINT stop firing and wait up to
-``settings.shutdown_grace_seconds`` for running jobs, SIGHUP reloads now.
+exit. SIGTERM/SIGINT stop firing and wait up to ``settings.shutdown_grace_seconds`` for
+running jobs, then cancel coroutines and abandon threads, so the stop is bounded (Kubernetes
+sends SIGKILL 30 s after SIGTERM by default). A second SIGTERM/SIGINT during that wait asks
+for an immediate exit: ``serve`` calls ``on_force_exit`` (the CLI ends the process). SIGHUP
+reloads now, off the event loop like every reload.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scheduler.loader import LoadResult
-from scheduler.runtime.reload import watch_manifests
+from scheduler.runtime.reload import MAX_BURST_MS, watch_manifests
 from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings
 
@@ -39,13 +42,14 @@ async def serve(
     on_loaded: Callable[[LoadResult], object] | None = None,
     install_signal_handlers: bool = True,
     watch: bool = True,
+    on_force_exit: Callable[[signal.Signals], object] | None = None,
 ) -> int:
     """Run the scheduler until ``stop_event`` is set or a stop signal arrives.
 
     Returns ``EXIT_INVALID`` without starting when the manifests have errors, else
     ``EXIT_OK`` after a graceful stop; either way the service is closed on return. Pass
     ``service`` to share it (an HTTP app), and ``stop_event`` to stop it from code (tests,
-    a host process).
+    a host process). ``on_force_exit`` is called on a second stop signal.
     """
     folder = manifests_dir if manifests_dir is not None else settings.manifests_dir
     service = service if service is not None else SchedulerService(settings)
@@ -57,7 +61,8 @@ async def serve(
         return EXIT_INVALID
     stop = stop_event if stop_event is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed = _install_signal_handlers(loop, stop, service) if install_signal_handlers else []
+    signals = _Signals(stop, service, on_force_exit)
+    installed = signals.install(loop) if install_signal_handlers else []
     watcher = _start_watch(service, folder, stop, settings) if watch else None
     _freeze_loaded_objects()
     try:
@@ -92,9 +97,17 @@ def _freeze_loaded_objects() -> None:
 def _start_watch(
     service: SchedulerService, folder: Path, stop: asyncio.Event, settings: Settings
 ) -> asyncio.Task[None]:
-    """Hot reload (DESIGN.md section 6) in a task that ends when ``stop`` is set."""
+    """Hot reload in a task that ends when ``stop`` is set.
+
+    ``SCHEDULER_RELOAD_DEBOUNCE_MS`` is the quiet time that ends a burst of edits (watchfiles'
+    ``step``); a burst that never goes quiet is still reloaded after ``MAX_BURST_MS``.
+    """
     watch = watch_manifests(
-        service, folder, stop_event=stop, debounce_ms=settings.reload_debounce_ms
+        service,
+        folder,
+        stop_event=stop,
+        debounce_ms=max(MAX_BURST_MS, settings.reload_debounce_ms),
+        step_ms=settings.reload_debounce_ms,
     )
     return asyncio.get_running_loop().create_task(watch, name="manifest-watch")
 
@@ -112,39 +125,65 @@ async def _stop_watch(watcher: asyncio.Task[None], stop: asyncio.Event) -> None:
         logger.error("the manifest watch failed", exc_info=watcher.exception())
 
 
-def _install_signal_handlers(
-    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, service: SchedulerService
-) -> list[signal.Signals]:
-    """Route stop signals to ``stop`` and SIGHUP to a reload; return what was installed.
+class _Signals:
+    """What the process does on each signal: stop, force the exit, or reload."""
 
-    ``add_signal_handler`` only works in the main thread on Unix; elsewhere (a host app
-    running us in a thread, Windows) the host owns signals and calls ``stop_event.set()``.
-    """
-    wanted: list[tuple[signal.Signals, Callable[[], None]]] = [
-        (sig, functools.partial(_request_stop, stop, sig)) for sig in STOP_SIGNALS
-    ]
-    if hasattr(signal, "SIGHUP"):
-        wanted.append((signal.SIGHUP, functools.partial(_reload_now, service)))
-    installed: list[signal.Signals] = []
-    for sig, handler in wanted:
+    def __init__(
+        self,
+        stop: asyncio.Event,
+        service: SchedulerService,
+        on_force_exit: Callable[[signal.Signals], object] | None,
+    ) -> None:
+        self._stop = stop
+        self._service = service
+        self._on_force_exit = on_force_exit
+        self._reloads: set[asyncio.Task[object]] = set()
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
+        """Route stop signals and SIGHUP here; return what was installed.
+
+        ``add_signal_handler`` only works in the main thread on Unix; elsewhere (a host app
+        running us in a thread, Windows) the host owns signals and calls ``stop_event.set()``.
+        """
+        wanted: list[tuple[signal.Signals, Callable[[], None]]] = [
+            (sig, functools.partial(self.stop, sig)) for sig in STOP_SIGNALS
+        ]
+        if hasattr(signal, "SIGHUP"):
+            wanted.append((signal.SIGHUP, self.reload))
+        installed: list[signal.Signals] = []
+        for sig, handler in wanted:
+            try:
+                loop.add_signal_handler(sig, handler)
+            except (NotImplementedError, RuntimeError, ValueError):
+                logger.debug("cannot handle %s here; the host process owns signals", sig.name)
+                continue
+            installed.append(sig)
+        return installed
+
+    def stop(self, sig: signal.Signals) -> None:
+        """First stop signal: a graceful stop. A second: exit now, through ``on_force_exit``."""
+        if not self._stop.is_set():
+            logger.info("received %s", sig.name)
+            self._stop.set()
+            return
+        still = self._service.running_runs()
+        logger.warning(
+            "received %s again: exiting now%s",
+            sig.name,
+            f" without waiting for {', '.join(still)}" if still else "",
+        )
+        if self._on_force_exit is not None:
+            self._on_force_exit(sig)
+
+    def reload(self) -> None:
+        """SIGHUP: reload at once, off the loop; a crash is logged, never fatal."""
+        logger.info("received SIGHUP: reloading the manifests")
+        task = asyncio.get_running_loop().create_task(self._reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self) -> None:
         try:
-            loop.add_signal_handler(sig, handler)
-        except (NotImplementedError, RuntimeError, ValueError):
-            logger.debug("cannot handle %s here; the host process owns signals", sig.name)
-            continue
-        installed.append(sig)
-    return installed
-
-
-def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
-    logger.info("received %s", sig.name)
-    stop.set()
-
-
-def _reload_now(service: SchedulerService) -> None:
-    """SIGHUP: reload at once; a crash is logged, never fatal to the process."""
-    logger.info("received SIGHUP: reloading the manifests")
-    try:
-        service.reload()
-    except Exception:
-        logger.exception("reload on SIGHUP crashed; the schedule is unchanged")
+            await self._service.reload_async()
+        except Exception:
+            logger.exception("reload on SIGHUP crashed; the schedule is unchanged")

@@ -3,30 +3,14 @@
 It keeps the seed's API (``register_job``, ``start``, ``shutdown``, ``pause_job``, ``resume_job``,
 ``remove_job``, ``get_jobs``, ``is_running``) and adds manifests (``load``, ``reload``), manual
 runs (``trigger``) and run records (``add_run_listener``, ``job_status``). APScheduler is untyped;
-it stays inside this module (STYLE.md rule 3) and callers only see the dataclasses below. Each
-run goes through ``scheduler.runtime.execution.JobRunner`` (timeout, overlap, misfire, RunRecord).
-Which jobs exist, and what a manifest load changes, is ``scheduler.runtime.catalogue``'s to track.
+it stays inside this module and callers only see the records in ``scheduler.records``. Each run
+goes through ``scheduler.runtime.execution.JobRunner`` (timeout, overlap, misfire, RunRecord).
+Which jobs exist, and what a manifest load changes, is ``scheduler.runtime.catalogue``'s to
+track.
 
-Use it from a FastAPI lifespan::
-
-    from contextlib import asynccontextmanager
-    from fastapi import FastAPI
-    from scheduler.errors import InvalidManifests
-    from scheduler.runtime.service import SchedulerService
-    from scheduler.settings import load_settings
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        settings = load_settings()
-        service = SchedulerService(settings)
-        result = service.load([settings.manifests_dir])
-        if not result.ok:
-            raise InvalidManifests(list(result.problems))
-        async with service:  # start(); on exit stop firing and wait for running jobs
-            app.state.scheduler = service
-            yield
-
-    app = FastAPI(lifespan=lifespan)
+The service lives on one event loop (the one ``start()`` runs on). Calls from other threads
+are marshalled onto it; reloads read, parse, validate and import on a worker thread, so the
+loop, and the jobs it fires, never wait on loading.
 """
 
 from __future__ import annotations
@@ -49,12 +33,15 @@ from apscheduler.schedulers.base import STATE_RUNNING
 
 from scheduler.clock import SYSTEM_CLOCK, Clock
 from scheduler.cron import Trigger
+from scheduler.errors import SchedulerError
 from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.manifest import JobOptions
 from scheduler.problems import Problem, render_problem
-from scheduler.records import JobView, ReloadStatus, RunRecord
-from scheduler.runtime.catalogue import Change, JobCatalogue, trigger_for
-from scheduler.runtime.execution import JobDefinition, JobRunner, RunListener
+from scheduler.records import JobView, ReloadStatus, RunKind, RunRecord
+from scheduler.runtime.affinity import on_loop
+from scheduler.runtime.catalogue import Change, JobCatalogue, Snapshot, first_fire_time, trigger_for
+from scheduler.runtime.definition import JobDefinition
+from scheduler.runtime.execution import JobRunner, RunListener
 from scheduler.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +50,10 @@ logger = logging.getLogger(__name__)
 # still count; APScheduler's own limit would forget it and would skip without a RunRecord.
 _APSCHEDULER_MAX_INSTANCES = 2**31
 _SEED_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+_TASK_DRAIN_SECONDS = 1.0
+"""After the grace, how long shutdown waits for cancelled runs to write their records."""
+
+_Prepared = tuple[LoadResult, Change | tuple[Problem, ...]]
 
 
 class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is untyped
@@ -95,7 +86,9 @@ class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is un
 class SchedulerService:
     """Cron jobs on an AsyncIOScheduler: manifest jobs and jobs registered in code.
 
-    Everything runs on the event loop thread; call its methods from there.
+    It runs on the event loop that ``start()`` is called on; methods called from another
+    thread are run on that loop while the caller waits. A service that was shut down cannot
+    be started again (``start()`` raises ``SchedulerError``): make a new one.
     """
 
     def __init__(
@@ -113,6 +106,11 @@ class SchedulerService:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.settings.thread_pool_workers, thread_name_prefix="scheduler-job"
         )
+        # Reloads load on this one thread: never two at once, and never the loop's default
+        # executor, which asyncio.run() waits for without a limit at exit.
+        self._loading = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="scheduler-load"
+        )
         self._runner = JobRunner(clock=clock, thread_pool=self._pool)
         self._executor = _ServiceExecutor(self._run_scheduled)
         self._scheduler = AsyncIOScheduler(
@@ -122,6 +120,10 @@ class SchedulerService:
         )
         self._catalogue = JobCatalogue()
         self._started = False
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reload_lock: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.manifest_paths: tuple[Path, ...] = (self.settings.manifests_dir,)
         self.last_reload: ReloadStatus | None = None
 
@@ -132,11 +134,21 @@ class SchedulerService:
         """Whether the scheduler fires jobs (false when BACKGROUND_JOBS_ENABLED is false)."""
         return self._started
 
+    @property
+    def bound_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the service runs on, once started."""
+        return self._loop
+
     def start(self, *, paused: bool = False) -> None:
         """Start firing jobs, on the running event loop; call it from async code (a lifespan).
 
-        ``paused=True`` starts without firing: tests apply plans to such a scheduler.
+        ``paused=True`` starts without firing: tests apply plans to such a scheduler. Raises
+        ``SchedulerError`` after ``shutdown()``/``aclose()``: its thread pool is gone.
         """
+        if self._closed:
+            raise SchedulerError(
+                "this SchedulerService was shut down and cannot start again; create a new one"
+            )
         if self._started:
             return
         if not self.settings.background_jobs_enabled:
@@ -145,36 +157,52 @@ class SchedulerService:
                 len(self._catalogue.jobs),
             )
             return
+        self._loop = asyncio.get_running_loop()
         self._scheduler.start(paused=paused)
         self._started = True
         enabled = sum(1 for job in self._catalogue.jobs.values() if job.options.enabled)
         logger.info("scheduler started: %d job(s), %d enabled", len(self._catalogue.jobs), enabled)
 
+    @on_loop
     def shutdown(self, wait: bool = True) -> None:
-        """Stop firing; with ``wait``, block until running thread jobs end (seed API).
-
-        Running coroutine jobs are left to finish on the loop; ``aclose`` bounds that wait.
-        """
+        """Stop firing; with ``wait``, wait up to the shutdown grace for running thread jobs
+        (seed API). Coroutine runs still going are cancelled. From async code prefer
+        ``await aclose()``, which gives coroutines the grace too."""
         self._stop_firing()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._closed = True
+        if wait:
+            self._runner.wait_threads(self.settings.shutdown_grace_seconds)
+        self._runner.cancel_all()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._loading.shutdown(wait=False, cancel_futures=True)
 
     async def aclose(self, grace_seconds: float | None = None) -> None:
-        """Stop firing, give running jobs up to the grace period, then cancel what is left."""
+        """Stop firing, give running jobs up to the grace period, then cancel what is left.
+
+        Coroutines still going are cancelled (recorded ``cancelled``); threads cannot be
+        stopped, so their runs are recorded ``abandoned``. Returns within about a second
+        after the grace, whatever the jobs do.
+        """
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         self._stop_firing()
+        self._closed = True
         await asyncio.sleep(0)  # runs submitted a moment ago take their first step, and count
         unfinished = await self._runner.wait_idle(grace)
         if unfinished:
             logger.warning(
-                "%d job run(s) still going after the %gs shutdown grace; cancelling "
-                "coroutines (threads cannot be cancelled)",
+                "%d job run(s) still going after the %gs shutdown grace: %s; coroutines are "
+                "cancelled, threads abandoned (a thread cannot be stopped)",
                 unfinished,
                 grace,
+                ", ".join(self._runner.still_running()),
             )
         self._runner.cancel_all()
-        if self._executor.tasks:
-            await asyncio.wait(set(self._executor.tasks), timeout=1.0)
+        tasks = {*self._executor.tasks, *self._tasks}
+        if tasks:
+            await asyncio.wait(tasks, timeout=_TASK_DRAIN_SECONDS)
+        await self._runner.drain_listeners(_TASK_DRAIN_SECONDS)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._loading.shutdown(wait=False, cancel_futures=True)
         await asyncio.sleep(0)  # AsyncIOScheduler.shutdown completes on the loop's next turn
 
     async def __aenter__(self) -> SchedulerService:
@@ -198,6 +226,7 @@ class SchedulerService:
 
     # -- jobs ------------------------------------------------------------------------------
 
+    @on_loop
     def register_job(
         self,
         job_id: str,
@@ -215,16 +244,22 @@ class SchedulerService:
         definition = self._catalogue.define(
             job_id, func, cron_expression, args, kwargs, job_options, self.settings.timezone
         )
+        trigger = trigger_for(definition)
+        next_run_at = (
+            first_fire_time(trigger, self._clock.now()) if definition.options.enabled else None
+        )
         with self._batch():
-            self._schedule(definition, trigger_for(definition), self._clock.now())
+            self._schedule(definition, trigger, next_run_at)
         return self.get_job(job_id)
 
+    @on_loop
     def pause_job(self, job_id: str) -> None:
         """Stop firing a job until ``resume_job``; it stays paused across reloads."""
         self._catalogue.pause(job_id)
         if self._scheduler.get_job(job_id) is not None:
             self._scheduler.modify_job(job_id, next_run_time=None)
 
+    @on_loop
     def resume_job(self, job_id: str) -> None:
         """Fire a paused job again, from its next occurrence after now."""
         self._catalogue.resume(job_id)
@@ -233,70 +268,128 @@ class SchedulerService:
             next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
             self._scheduler.modify_job(job_id, next_run_time=next_run)
 
+    @on_loop
     def remove_job(self, job_id: str) -> None:
         """Forget a job; a manifest job comes back on the next reload that lists it."""
         self._catalogue.forget(job_id)
         self._unschedule(job_id)
 
+    @on_loop
     def get_jobs(self) -> list[JobView]:
         """Every known job, disabled ones included, sorted by id."""
         scheduled = {job.id: job for job in self._scheduler.get_jobs()}
         jobs = self._catalogue.jobs
         return [self._view(jobs[job_id], scheduled.get(job_id)) for job_id in sorted(jobs)]
 
+    @on_loop
     def get_job(self, job_id: str) -> JobView:
         """One job; raises ``JobNotFound``."""
         return self._view(self._catalogue.require(job_id), self._scheduler.get_job(job_id))
 
+    @on_loop
     def job_status(self, job_id: str) -> RunRecord | None:
         """The job's last RunRecord, or None before its first run; raises ``JobNotFound``."""
         self._catalogue.require(job_id)
         return self._runner.last_runs.get(job_id)
 
+    @on_loop
+    def running_runs(self) -> list[str]:
+        """Runs still going, as ``job_id (coroutine|thread)``, for shutdown logs."""
+        return self._runner.still_running()
+
+    @on_loop
     def add_run_listener(self, listener: RunListener) -> None:
-        """Call ``listener(record)`` after every run, skip and miss (store, metrics, tests)."""
+        """Call ``listener(record)`` after every run, skip and miss (store, metrics, tests).
+
+        An ``async def`` listener is awaited in a task the service owns; shutdown gives such
+        tasks a second to finish."""
         self._runner.add_listener(listener)
 
+    @on_loop
     def remove_run_listener(self, listener: RunListener) -> None:
         """Stop calling ``listener``."""
         self._runner.remove_listener(listener)
 
     async def trigger(self, job_id: str) -> RunRecord:
-        """Run a job once now, outside its schedule (disabled or paused jobs too)."""
+        """Run a job once now, outside its schedule (disabled or paused jobs too).
+
+        The run is a task the service owns: a caller that goes away (a cancelled request)
+        does not cancel the run. Recorded with ``kind=manual``.
+        """
+        loop = self._loop
+        if loop is not None and loop is not asyncio.get_running_loop():
+            running = asyncio.run_coroutine_threadsafe(self._start_trigger(job_id), loop)
+            return await asyncio.wrap_future(running)
+        return await self._start_trigger(job_id)
+
+    async def _start_trigger(self, job_id: str) -> RunRecord:
         definition = self._catalogue.require(job_id)
-        return await self._runner.run(definition, self._clock.now())
+        run = self._runner.run(definition, self._clock.now(), kind=RunKind.MANUAL)
+        task = asyncio.get_running_loop().create_task(run, name=f"trigger-{job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(task)
 
     # -- manifests -------------------------------------------------------------------------
 
     def load(self, paths: Sequence[str | Path] | None = None) -> LoadResult:
         """Load manifests (folders and/or files) and apply them only if they have no errors.
 
-        The caller renders the problems, so they are returned rather than logged.
+        The caller renders the problems, so they are returned rather than logged. It loads
+        on the calling thread: call it before ``start()``, or use ``reload_async()``.
         """
         if paths is not None:
             self.manifest_paths = tuple(Path(path) for path in paths)
-        result = self._catalogue.with_conflicts(self._loader.load(self.manifest_paths))
-        self._apply_result(result, log_problems=False)
+        result, change = self._catalogue.prepare(
+            self._loader.load(self.manifest_paths), self._clock.now()
+        )
+        self._apply(result, change, log_problems=False)
         return result
 
+    @on_loop
     def reload(self, changed: Collection[Path] | None = None) -> ReloadStatus:
         """Re-read the manifests and apply them all, or nothing if any is invalid.
 
-        ``changed``, from a watcher, names the only files that changed: just those are read
-        again (the loader falls back to a full rescan when that cannot be done exactly).
-        ``None`` rescans the whole folder.
+        It loads on the calling thread; the running scheduler reloads with ``reload_async``,
+        which does not hold the event loop. ``changed``, from a watcher, names the only files
+        that changed: just those are read again (the loader falls back to a full rescan when
+        that cannot be done exactly). ``None`` rescans the whole folder.
         """
-        loaded = self._loader.load(self.manifest_paths, changed=changed)
-        return self._apply_result(self._catalogue.with_conflicts(loaded), log_problems=True)
+        result, change = self._load_and_prepare(changed, None)
+        return self._apply(result, change, log_problems=True)
 
-    def _apply_result(self, result: LoadResult, *, log_problems: bool) -> ReloadStatus:
-        """Apply a load through the catalogue, or refuse it whole, and log what happened."""
-        change = self._catalogue.prepare(result)
+    async def reload_async(self, changed: Collection[Path] | None = None) -> ReloadStatus:
+        """``reload()`` with the reading, parsing, validation and imports on a worker thread.
+
+        Jobs keep firing on the loop meanwhile; only the commit of the validated change runs
+        on it. Reloads are serialized: one waits for the one before.
+        """
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()
+        async with self._reload_lock:
+            snapshot = self._catalogue.snapshot()
+            loop = asyncio.get_running_loop()
+            result, change = await loop.run_in_executor(
+                self._loading, self._load_and_prepare, changed, snapshot
+            )
+            if isinstance(change, Change) and change.generation != self._catalogue.generation:
+                result, change = self._catalogue.prepare(result, self._clock.now())
+            return self._apply(result, change, log_problems=True)
+
+    def _load_and_prepare(
+        self, changed: Collection[Path] | None, snapshot: Snapshot | None
+    ) -> _Prepared:
+        loaded = self._loader.load(self.manifest_paths, changed=changed)
+        return self._catalogue.prepare(loaded, self._clock.now(), snapshot)
+
+    def _apply(
+        self, result: LoadResult, change: Change | tuple[Problem, ...], *, log_problems: bool
+    ) -> ReloadStatus:
+        """Commit a prepared change, or refuse the load whole, and log what happened."""
         if not isinstance(change, Change):
             return self._reject(change, log_problems)
         with self._batch():
-            schedule = functools.partial(self._schedule, now=self._clock.now())
-            self._catalogue.commit(change, schedule, self._unschedule)
+            self._catalogue.commit(change, self._schedule, self._unschedule)
         status = change.status(self._clock.now(), result.problems)
         logger.log(
             logging.INFO if status.has_changes else logging.DEBUG,  # a no-op reload is routine
@@ -324,8 +417,10 @@ class SchedulerService:
 
     # -- APScheduler plumbing --------------------------------------------------------------
 
-    def _schedule(self, definition: JobDefinition, trigger: Trigger, now: datetime) -> None:
-        """Catalogue the job and, if enabled, put it on APScheduler with an exact next run."""
+    def _schedule(
+        self, definition: JobDefinition, trigger: Trigger, next_run_at: datetime | None
+    ) -> None:
+        """Catalogue the job and, if enabled, put it on APScheduler at ``next_run_at``."""
         self._catalogue.add(definition)
         if not definition.options.enabled:
             return
@@ -335,7 +430,7 @@ class SchedulerService:
             trigger=trigger,
             id=definition.job_id,
             name=definition.job_id,
-            next_run_time=None if paused else trigger.get_next_fire_time(None, now),
+            next_run_time=None if paused else next_run_at,
             coalesce=definition.options.coalesce,
             misfire_grace_time=definition.options.misfire_grace_time,
             max_instances=_APSCHEDULER_MAX_INSTANCES,
