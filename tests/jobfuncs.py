@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +41,7 @@ def reset() -> None:
     global ASYNC_GATE, ASYNC_STARTED
     CALLS.clear()
     CANCELLED.clear()
+    BARRIER.reset()
     THREAD_GATE.clear()
     ASYNC_GATE = asyncio.Event()
     ASYNC_STARTED = asyncio.Event()
@@ -104,3 +106,101 @@ def raises_timeout() -> None:
 async def async_raises_timeout() -> None:
     """Coroutine variant of ``raises_timeout``."""
     raise TimeoutError("upstream took too long")
+
+
+def exits(code: int | None = 3) -> None:
+    """A job that calls ``sys.exit``."""
+    raise SystemExit(code)
+
+
+async def async_exits(code: int | None = None) -> None:
+    """Coroutine variant of ``exits``."""
+    raise SystemExit(code)
+
+
+def interrupts() -> None:
+    """A job that raises ``KeyboardInterrupt``."""
+    raise KeyboardInterrupt
+
+
+async def async_interrupts() -> None:
+    """Coroutine variant of ``interrupts``."""
+    raise KeyboardInterrupt
+
+
+def generator_exit() -> None:
+    """A job that raises ``GeneratorExit``."""
+    raise GeneratorExit
+
+
+async def async_generator_exit() -> None:
+    """Coroutine variant of ``generator_exit``."""
+    raise GeneratorExit
+
+
+def cancels_itself() -> None:
+    """A sync job that raises ``asyncio.CancelledError`` (a BaseException)."""
+    raise asyncio.CancelledError
+
+
+async def async_cancels_itself() -> None:
+    """A coroutine that raises ``CancelledError`` without being cancelled."""
+    raise asyncio.CancelledError
+
+
+class UnprintableError(Exception):
+    """An exception whose ``__str__`` itself raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+def raises_unprintable() -> None:
+    """A job raising an exception that cannot be printed."""
+    raise UnprintableError
+
+
+async def async_raises_unprintable() -> None:
+    """Coroutine variant of ``raises_unprintable``."""
+    raise UnprintableError
+
+
+def returns_coroutine() -> Any:
+    """A plain def that returns a coroutine: its body would never run."""
+    return async_record("never")
+
+
+async def async_generator() -> Any:
+    """An async generator function: calling it runs nothing."""
+    CALLS.append(("never", (), {}))
+    yield 1
+
+
+async def blocks_loop(seconds: float = 0.3) -> None:
+    """An ``async def`` job that blocks the event loop (the mistake being detected)."""
+    time.sleep(seconds)
+
+
+async def quick() -> None:
+    """A coroutine that yields once and ends."""
+    await asyncio.sleep(0)
+
+
+BARRIER = threading.Barrier(2, timeout=2)
+
+
+def meet_at_barrier() -> None:
+    """Ends only if another run reaches the barrier at the same time (needs 2 threads)."""
+    BARRIER.wait()
+
+
+def append_line(path: str) -> None:
+    """Append the time to ``path``: a side effect a test outside the process can count."""
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(f"{datetime.now().isoformat()}\n")
+
+
+def sleep_and_leak_a_thread(seconds: float = 120.0) -> None:
+    """A sync job that never returns in time and leaves a non-daemon thread behind."""
+    threading.Thread(target=time.sleep, args=(seconds,), name="leaked-by-job").start()
+    time.sleep(seconds)

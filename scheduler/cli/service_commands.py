@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.cli import render
+from scheduler.cli.process_exit import finish_process, force_exit_on
 from scheduler.loader import LoadResult
 from scheduler.logs import configure_logging
 from scheduler.problems import Problem, render_problem
@@ -86,9 +87,15 @@ def run_run(args: argparse.Namespace) -> int:
     if not settings.background_jobs_enabled:
         print("BACKGROUND_JOBS_ENABLED is false: not starting the scheduler", file=sys.stderr)
         return EXIT_OK
-    return asyncio.run(
-        serve(settings, manifests_dir=_folder(args, settings), on_loaded=_report_load)
+    code = asyncio.run(
+        serve(
+            settings,
+            manifests_dir=_folder(args, settings),
+            on_loaded=_report_load,
+            on_force_exit=force_exit_on,
+        )
     )
+    return finish_process(code)
 
 
 def _loaded_service(args: argparse.Namespace) -> tuple[SchedulerService, LoadResult]:

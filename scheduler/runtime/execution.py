@@ -86,6 +86,7 @@ class JobRunner:
         self._running: dict[str, int] = {}
         self._inflight: dict[asyncio.Future[Any], _Started] = {}
         self._timed_out: dict[_Call, str] = {}
+        self._abandoned: set[_Call] = set()
         self._threads: dict[_Call, tuple[str, asyncio.Future[_Call]]] = {}
         self._thread_ends = ThreadEnds(self._thread_done)
         self._listeners: tuple[RunListener, ...] = ()
@@ -218,7 +219,7 @@ class JobRunner:
     def _stopped_record(self, started: _Started) -> RunRecord:
         """The record of a run the scheduler stopped waiting for at shutdown."""
         call = started.call
-        abandoned = call is not None and call.running()
+        abandoned = call is not None and call in self._abandoned
         return RunRecord(
             started.job.job_id,
             started.scheduled_for,
@@ -285,6 +286,7 @@ class JobRunner:
     def _thread_done(self, call: _Call) -> None:
         """A thread ended: only now does it stop counting, even if its run timed out long ago."""
         job_id, ended = self._threads.pop(call)
+        self._abandoned.discard(call)
         self._release(job_id)
         self._inflight.pop(ended, None)
         if not ended.done():
@@ -343,10 +345,11 @@ class JobRunner:
     def cancel_all(self) -> None:
         """Cancel running coroutines and queued threads; a running thread is abandoned (its run
         is recorded ``abandoned``, since a thread cannot be stopped)."""
+        for call in list(self._threads):
+            if not call.cancel():  # already running: it will go on, unwatched
+                self._abandoned.add(call)
         for future in list(self._inflight):
             future.cancel()
-        for call in list(self._threads):
-            call.cancel()
 
     async def drain_listeners(self, timeout: float) -> None:
         """Give ``async def`` listeners still going up to ``timeout`` seconds to finish."""

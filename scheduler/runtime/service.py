@@ -314,7 +314,8 @@ class SchedulerService:
         """Run a job once now, outside its schedule (disabled or paused jobs too).
 
         The run is a task the service owns: a caller that goes away (a cancelled request)
-        does not cancel the run. Recorded with ``kind=manual``.
+        does not cancel the run. Recorded with ``kind=manual``; a run that shutdown stopped
+        returns its ``cancelled`` or ``abandoned`` record.
         """
         loop = self._loop
         if loop is not None and loop is not asyncio.get_running_loop():
@@ -324,11 +325,21 @@ class SchedulerService:
 
     async def _start_trigger(self, job_id: str) -> RunRecord:
         definition = self._catalogue.require(job_id)
-        run = self._runner.run(definition, self._clock.now(), kind=RunKind.MANUAL)
+        run = self._run_manual(definition)
         task = asyncio.get_running_loop().create_task(run, name=f"trigger-{job_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return await asyncio.shield(task)
+
+    async def _run_manual(self, definition: JobDefinition) -> RunRecord:
+        """A manual run; stopped by a shutdown, it returns the record saying so."""
+        try:
+            return await self._runner.run(definition, self._clock.now(), kind=RunKind.MANUAL)
+        except asyncio.CancelledError:
+            record = self._runner.last_runs.get(definition.job_id)
+            if record is None or record.kind is not RunKind.MANUAL:
+                raise
+            return record
 
     # -- manifests -------------------------------------------------------------------------
 
