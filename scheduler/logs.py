@@ -69,4 +69,6 @@ def configure_logging(
     root.setLevel(level)
     # APScheduler logs every wake-up and each job added at INFO; our run lines replace them.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    # watchfiles logs "N changes detected" at INFO; the reload's own line says what changed.
+    logging.getLogger("watchfiles").setLevel(max(level, logging.WARNING))
     return handler

@@ -91,6 +91,9 @@ class ReloadStatus:
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = field(default=(), repr=False)
+    enabled: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+    """Changed jobs whose ``enabled`` flag was turned on or off (they are in ``changed`` too)."""
 
     @property
     def has_changes(self) -> bool:

@@ -323,9 +323,37 @@ def test_a_reload_that_changes_nothing_logs_at_debug(
         service.reload(changed=[tmp_path / "a.yaml"])
 
     assert applied_lines(caplog) == [
-        ("INFO", "manifests applied: added=['a'] removed=[] changed=[] unchanged=0"),
-        ("DEBUG", "manifests applied: added=[] removed=[] changed=[] unchanged=1"),
-        ("INFO", "manifests applied: added=[] removed=[] changed=['a'] unchanged=0"),
+        ("INFO", "manifests applied: added=['a']; unchanged=0"),
+        ("DEBUG", "manifests applied: no changes (1 job(s))"),
+        ("INFO", "manifests applied: changed=['a']; unchanged=0"),
+    ]
+
+
+def test_the_log_says_enabled_and_disabled_and_a_recovery(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for job_id in ("a", "b"):
+        (tmp_path / f"{job_id}.yaml").write_text(job_yaml(job_id), encoding="utf-8")
+    (tmp_path / "c.yaml").write_text(job_yaml("c", enabled=False), encoding="utf-8")
+    service = SchedulerService(
+        load_settings(manifests_dir=tmp_path, allowed_modules=("tests.jobfuncs",))
+    )
+    assert service.load([tmp_path]).ok
+    with caplog.at_level(logging.DEBUG, logger="scheduler.runtime.service"):
+        (tmp_path / "a.yaml").write_text(job_yaml("a", enabled=False), encoding="utf-8")
+        (tmp_path / "b.yaml").write_text(job_yaml("b", "0 4 * * *"), encoding="utf-8")
+        (tmp_path / "c.yaml").write_text(job_yaml("c"), encoding="utf-8")
+        service.reload()
+        (tmp_path / "b.yaml").write_text(job_yaml("b", "0 4 * * 9"), encoding="utf-8")
+        assert not service.reload().ok
+        (tmp_path / "b.yaml").write_text(job_yaml("b", "0 4 * * *"), encoding="utf-8")
+        service.reload()
+        service.reload()
+
+    assert [line for line in applied_lines(caplog) if "applied" in line[1]] == [
+        ("INFO", "manifests applied: changed=['b'] enabled=['c'] disabled=['a']; unchanged=0"),
+        ("INFO", "manifests applied: no changes (3 job(s))"),  # valid again after the error
+        ("DEBUG", "manifests applied: no changes (3 job(s))"),
     ]
 
 

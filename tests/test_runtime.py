@@ -165,7 +165,9 @@ async def test_background_jobs_disabled_stays_up_without_firing(folder: Path) ->
     assert await asyncio.wait_for(serving, 5) == EXIT_OK
 
 
-async def test_sighup_reloads_and_sigterm_stops(folder: Path) -> None:
+async def test_sighup_reloads_and_sigterm_stops(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = make_settings()
     service = SchedulerService(settings)
     serving = asyncio.create_task(
@@ -180,6 +182,11 @@ async def test_sighup_reloads_and_sigterm_stops(folder: Path) -> None:
         os.kill(os.getpid(), signal.SIGHUP)
         await until(lambda: service.last_reload is not first)
         assert service.last_reload is not None and service.last_reload.added == ("slow",)
+        second = service.last_reload
+        with caplog.at_level(logging.INFO, logger="scheduler.runtime.service"):
+            os.kill(os.getpid(), signal.SIGHUP)  # nothing changed: still said, at INFO
+            await until(lambda: service.last_reload is not second)
+        assert "manifests applied: no changes (2 job(s))" in caplog.messages
 
         assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
         os.kill(os.getpid(), signal.SIGTERM)
@@ -278,3 +285,12 @@ def test_json_log_lines_carry_the_run_fields() -> None:
         "outcome": "success",
     }
     assert sum(getattr(h, "_scheduler_handler", False) for h in root.handlers) == 0
+
+
+def test_watchfiles_own_change_lines_are_not_logged() -> None:
+    stream = io.StringIO()
+    configure_logging("text", stream=stream)
+    logging.getLogger("watchfiles.main").info("3 changes detected")
+    logging.getLogger("scheduler.runtime.service").info("manifests applied")
+    assert "changes detected" not in stream.getvalue()
+    assert "manifests applied" in stream.getvalue()

@@ -88,6 +88,8 @@ class Change:
             plan.removed,
             plan.changed_ids,
             plan.unchanged_ids,
+            plan.enabled_ids,
+            plan.disabled_ids,
         )
 
 

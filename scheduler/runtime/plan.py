@@ -1,7 +1,7 @@
 """What a reload must do: a pure diff, by ``job_id``, of the running jobs against the desired set.
 
 Kept apart from the service so "which jobs change" is decided without a scheduler, a clock or
-an event loop, and tested as plain data (DESIGN.md section 6).
+an event loop, and tested as plain data.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ class Plan:
     unchanged: tuple[LoadedJob, ...] = ()
     unchanged_ids: tuple[str, ...] = ()
     refreshed: tuple[LoadedJob, ...] = ()
+    enabled_ids: tuple[str, ...] = ()
+    disabled_ids: tuple[str, ...] = ()
+    """Changed jobs whose ``enabled`` flag flipped (also in ``changed``)."""
 
     @property
     def has_changes(self) -> bool:
@@ -76,6 +79,8 @@ def plan_changes(running: Mapping[str, LoadedJob], desired: Sequence[LoadedJob])
     unchanged: list[LoadedJob] = []
     unchanged_ids: list[str] = []
     refreshed: list[LoadedJob] = []
+    enabled: list[str] = []
+    disabled: list[str] = []
     for job_id in sorted(wanted):
         job = wanted[job_id]
         current = running.get(job_id)
@@ -88,6 +93,8 @@ def plan_changes(running: Mapping[str, LoadedJob], desired: Sequence[LoadedJob])
             added.append(job)
         else:
             changed.append(job)
+            if current.spec.enabled != job.spec.enabled:
+                (enabled if job.spec.enabled else disabled).append(job_id)
     kept = len(unchanged) + len(changed)  # running jobs still wanted: all of them, usually
     removed = () if kept == len(running) else tuple(sorted(running.keys() - wanted.keys()))
     return Plan(
@@ -97,4 +104,6 @@ def plan_changes(running: Mapping[str, LoadedJob], desired: Sequence[LoadedJob])
         tuple(unchanged),
         tuple(unchanged_ids),
         tuple(refreshed),
+        tuple(enabled),
+        tuple(disabled),
     )

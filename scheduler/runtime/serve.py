@@ -184,6 +184,6 @@ class _Signals:
 
     async def _reload(self) -> None:
         try:
-            await self._service.reload_async()
+            await self._service.reload_async(announce=True)
         except Exception:
             logger.exception("reload on SIGHUP crashed; the schedule is unchanged")

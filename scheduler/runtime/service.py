@@ -369,11 +369,14 @@ class SchedulerService:
         result, change = self._load_and_prepare(changed, None)
         return self._apply(result, change, log_problems=True)
 
-    async def reload_async(self, changed: Collection[Path] | None = None) -> ReloadStatus:
+    async def reload_async(
+        self, changed: Collection[Path] | None = None, *, announce: bool = False
+    ) -> ReloadStatus:
         """``reload()`` with the reading, parsing, validation and imports on a worker thread.
 
         Jobs keep firing on the loop meanwhile; only the commit of the validated change runs
-        on it. Reloads are serialized: one waits for the one before.
+        on it. Reloads are serialized: one waits for the one before. ``announce`` logs a
+        reload that changed nothing at INFO (an operator asked for it).
         """
         if self._reload_lock is None:
             self._reload_lock = asyncio.Lock()
@@ -385,7 +388,7 @@ class SchedulerService:
             )
             if isinstance(change, Change) and change.generation != self._catalogue.generation:
                 result, change = self._catalogue.prepare(result, self._clock.now())
-            return self._apply(result, change, log_problems=True)
+            return self._apply(result, change, log_problems=True, announce=announce)
 
     def _load_and_prepare(
         self, changed: Collection[Path] | None, snapshot: Snapshot | None
@@ -394,22 +397,25 @@ class SchedulerService:
         return self._catalogue.prepare(loaded, self._clock.now(), snapshot)
 
     def _apply(
-        self, result: LoadResult, change: Change | tuple[Problem, ...], *, log_problems: bool
+        self,
+        result: LoadResult,
+        change: Change | tuple[Problem, ...],
+        *,
+        log_problems: bool,
+        announce: bool = False,
     ) -> ReloadStatus:
-        """Commit a prepared change, or refuse the load whole, and log what happened."""
+        """Commit a prepared change, or refuse the load whole, and log what happened.
+
+        A reload that changes nothing logs at INFO only when asked for (``announce``: SIGHUP)
+        or when it follows a refused one (the set is valid again); else at DEBUG.
+        """
         if not isinstance(change, Change):
             return self._reject(change, log_problems)
         with self._batch():
             self._catalogue.commit(change, self._schedule, self._unschedule)
         status = change.status(self._clock.now(), result.problems)
-        logger.log(
-            logging.INFO if status.has_changes else logging.DEBUG,  # a no-op reload is routine
-            "manifests applied: added=%s removed=%s changed=%s unchanged=%d",
-            list(status.added),
-            list(status.removed),
-            list(status.changed),
-            len(status.unchanged),
-        )
+        recovered = self.last_reload is not None and not self.last_reload.ok
+        _log_applied(status, announce=announce or recovered)
         self.last_reload = status
         return status
 
@@ -486,6 +492,27 @@ class SchedulerService:
             file=definition.file,
             line=definition.line,
         )
+
+
+def _log_applied(status: ReloadStatus, *, announce: bool) -> None:
+    """One line per applied load, naming what it did to which jobs."""
+    if not status.has_changes:
+        level = logging.INFO if announce else logging.DEBUG  # a no-op rescan is routine
+        logger.log(level, "manifests applied: no changes (%d job(s))", len(status.unchanged))
+        return
+    flipped = {*status.enabled, *status.disabled}
+    parts = [
+        f"{label}={list(ids)}"
+        for label, ids in (
+            ("added", status.added),
+            ("removed", status.removed),
+            ("changed", [job_id for job_id in status.changed if job_id not in flipped]),
+            ("enabled", status.enabled),
+            ("disabled", status.disabled),
+        )
+        if ids
+    ]
+    logger.info("manifests applied: %s; unchanged=%d", " ".join(parts), len(status.unchanged))
 
 
 def _dispatched_by_service() -> None:
