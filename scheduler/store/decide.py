@@ -7,9 +7,10 @@ each are running on live nodes), asks ``plan_claims`` what to insert, inserts th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from scheduler.records import RunKind, RunRecord, RunStatus
 from scheduler.store.base import ClaimOutcome, ClaimRequest, ClaimResult, MissedRange
@@ -46,6 +47,38 @@ def missed_message(missed: MissedRange) -> str:
     )
 
 
+def utc(moment: datetime) -> datetime:
+    """An instant in UTC; a naive datetime is refused, not guessed at.
+
+    Converting first also sidesteps Python comparing a ``fold=1`` time unequal to the same
+    instant in another zone.
+    """
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} given to the state store")
+    return moment.astimezone(UTC)
+
+
+def utc_or_none(moment: datetime | None) -> datetime | None:
+    """``utc`` for optional instants."""
+    return None if moment is None else utc(moment)
+
+
+def utc_record(record: RunRecord) -> RunRecord:
+    """A run record with its instants in UTC."""
+    return dataclasses.replace(
+        record,
+        scheduled_for=utc(record.scheduled_for),
+        started_at=utc_or_none(record.started_at),
+        finished_at=utc_or_none(record.finished_at),
+    )
+
+
+def check_keep_per_job(keep_per_job: int) -> None:
+    """Pruning must keep each job's newest row: catch-up reads it to find missed occurrences."""
+    if keep_per_job < 1:
+        raise ValueError("keep_per_job must be at least 1: catch-up needs each job's last row")
+
+
 def plan_claims(
     requests: Sequence[ClaimRequest],
     *,
@@ -80,9 +113,10 @@ def plan_claims(
 def _row(
     request: ClaimRequest, status: RunStatus, node: str, now: datetime, error: str | None
 ) -> RunRecord:
+    now = utc(now)
     return RunRecord(
         job_id=request.job_id,
-        scheduled_for=request.scheduled_for,
+        scheduled_for=utc(request.scheduled_for),
         status=status,
         started_at=now if status is RunStatus.RUNNING else None,
         finished_at=now if status is RunStatus.SKIPPED else None,
@@ -112,9 +146,9 @@ def missed_row(missed: MissedRange, *, node: str, now: datetime) -> RunRecord:
     """The one ``missed`` row of a range."""
     return RunRecord(
         job_id=missed.job_id,
-        scheduled_for=missed.first,
+        scheduled_for=utc(missed.first),
         status=RunStatus.MISSED,
-        finished_at=now,
+        finished_at=utc(now),
         error=missed_message(missed),
         kind=RunKind.SCHEDULED,
         node=node,

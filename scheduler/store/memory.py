@@ -76,6 +76,7 @@ class MemoryStore:
         self, requests: Sequence[ClaimRequest], *, node: str, now: datetime
     ) -> list[ClaimOutcome]:
         """Claim a batch of occurrences atomically (see ``StateStore.claim``)."""
+        now = decide.utc(now)
         with self._lock:
             self._heartbeats[node] = now
             job_ids = {request.job_id for request in requests}
@@ -93,7 +94,7 @@ class MemoryStore:
     def finish(self, records: Sequence[RunRecord]) -> None:
         """Write how runs ended, by run id."""
         with self._lock:
-            for record in records:
+            for record in map(decide.utc_record, records):
                 row = self._rows.get(record.run_id)
                 if row is not None:
                     self._set(
@@ -120,14 +121,14 @@ class MemoryStore:
             inserted = []
             for missed in ranges:
                 row = decide.missed_row(missed, node=node, now=now)
-                if self._insert([row], missed_until=missed.last):
+                if self._insert([row], missed_until=decide.utc(missed.last)):
                     inserted.append(row)
             return inserted
 
     def heartbeat(self, node: str, now: datetime) -> None:
         """Say that ``node`` is alive at ``now``."""
         with self._lock:
-            self._heartbeats[node] = now
+            self._heartbeats[node] = decide.utc(now)
 
     def retire(self, node: str) -> None:
         """Forget ``node``'s heartbeat."""
@@ -136,6 +137,7 @@ class MemoryStore:
 
     def reap(self, now: datetime) -> list[RunRecord]:
         """Mark ``abandoned`` the runs of nodes that stopped heartbeating."""
+        now = decide.utc(now)
         with self._lock:
             reaped = []
             running = [self._rows[run_id] for ids in self._running.values() for run_id in ids]
@@ -156,7 +158,7 @@ class MemoryStore:
 
     def pause(self, job_id: str, *, who: str, reason: str | None, now: datetime) -> Pause:
         """Pause a job on every user of this store."""
-        pause = Pause(job_id=job_id, paused_at=now, who=who, reason=reason)
+        pause = Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
         with self._lock:
             self._pauses[job_id] = pause
         return pause
@@ -208,7 +210,8 @@ class MemoryStore:
 
     def prune(self, *, keep_per_job: int, now: datetime, contestable: timedelta) -> int:
         """Delete all but the newest rows of each job, keeping running and contestable ones."""
-        cutoff = now - contestable
+        decide.check_keep_per_job(keep_per_job)
+        cutoff = decide.utc(now) - contestable
         with self._lock:
             by_job: dict[str, list[_Row]] = {}
             for row in self._rows.values():
@@ -230,7 +233,7 @@ class MemoryStore:
         self, records: Sequence[RunRecord], *, missed_until: datetime | None = None
     ) -> list[RunRecord]:
         inserted = []
-        for record in records:
+        for record in map(decide.utc_record, records):
             key = (record.job_id, record.scheduled_for)
             if key in self._keys or record.run_id in self._rows:
                 continue

@@ -141,6 +141,7 @@ class SqlStore:
         """Insert rows that need no claim, once per occurrence; returns those inserted."""
         if not records:
             return []
+        records = [decide.utc_record(record) for record in records]
         with self._write() as connection:
             inserted = self._insert(connection, [sql.run_values(record) for record in records])
         return [record for record in records if record.run_id in inserted]
@@ -209,7 +210,7 @@ class SqlStore:
         values = {"job_id": job_id, "paused_at": now, "who": who, "reason": reason}
         with self._write() as connection:
             connection.execute(sql.upsert_pause(self._tables, self._backend, values))
-        return Pause(job_id=job_id, paused_at=now, who=who, reason=reason)
+        return Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
 
     def resume(self, job_id: str) -> Pause | None:
         """Lift a job's pause; returns it, or ``None`` if the job was not paused."""
@@ -251,8 +252,7 @@ class SqlStore:
 
     def prune(self, *, keep_per_job: int, now: datetime, contestable: timedelta) -> int:
         """Delete old rows beyond ``keep_per_job`` per job; returns how many."""
-        if keep_per_job < 1:
-            raise ValueError("keep_per_job must be at least 1: catch-up needs each job's last row")
+        decide.check_keep_per_job(keep_per_job)
         with self._write() as connection:
             result = connection.execute(sql.prune(self._tables, keep_per_job, now - contestable))
         return int(result.rowcount)
