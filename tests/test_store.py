@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.records import RunKind, RunRecord, RunStatus
-from scheduler.store import ClaimRequest, ClaimResult, MissedRange, Pause, StateStore
+from scheduler.store import ClaimOutcome, ClaimRequest, ClaimResult, MissedRange, Pause, StateStore
 from tests.store_support import TTL, store_fixture  # noqa: F401  (the parametrized fixture)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -77,6 +78,25 @@ def test_threads_racing_for_the_same_occurrences_win_each_exactly_once(store: St
         per_node = list(pool.map(contend, [f"node{i}" for i in range(6)], timeout=30))
     all_won = [occurrence for won in per_node for occurrence in won]
     assert sorted(all_won) == sorted(occurrences)
+
+
+def test_concurrent_claims_of_different_occurrences_share_max_instances(
+    store: StateStore,
+) -> None:
+    start = threading.Barrier(8, timeout=10)
+
+    def contend(index: int) -> ClaimOutcome:
+        start.wait()
+        request = ClaimRequest("sync", T0 + index * SECOND)
+        return store.claim([request], node=f"node{index % 8}", now=T0)[0]
+
+    for round_ in range(10):  # each round, the one free instance goes to exactly one claim
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(contend, range(round_ * 8, round_ * 8 + 8), timeout=30))
+        assert Counter(outcome.result for outcome in got) == Counter(busy=7, won=1)
+        [winner] = [o.record for o in got if o.result is ClaimResult.WON]
+        assert winner is not None
+        store.finish([_ended(winner, RunStatus.SUCCESS, T0)])
 
 
 def test_a_job_at_max_instances_is_skipped_once_fleet_wide(store: StateStore) -> None:
