@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -113,3 +115,28 @@ def sql_backend_fixture(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":
         require_postgres()
     return str(request.param)
+
+
+@pytest.fixture(name="silent_server")
+def silent_server_fixture() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    for connection in accepted:
+        connection.close()
+    listener.close()

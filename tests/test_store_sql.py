@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ from scheduler.store import (
 from tests import store_workers
 from tests.store_support import (
     drop_tables,
+    silent_server_fixture,  # noqa: F401  (fixture)
     sql_backend_fixture,  # noqa: F401  (the parametrized fixture)
     sql_url,
     unique_prefix,
@@ -140,31 +139,6 @@ def test_an_unreachable_server_names_the_url_with_the_password_masked() -> None:
     )
     assert "s3cret" not in message
     assert "Connection refused" in message
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A port that accepts TCP connections and never says a word."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(timeout=5)
-    for connection in accepted:
-        connection.close()
-    listener.close()
 
 
 def test_a_server_that_never_answers_fails_within_the_connect_timeout(silent_server: int) -> None:
