@@ -18,6 +18,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "watchfiles": ("runtime.reload",),
     "apscheduler": ("cron", "runtime.service"),
     "sqlalchemy": ("store",),
+    "psycopg": ("store",),
     "yaml": ("sources",),
     "tomllib": ("sources",),
     "cron_descriptor": ("cron",),

@@ -1,4 +1,4 @@
-"""Command line: ``scheduler validate|run|list|next|trigger|schema``.
+"""Command line: ``scheduler validate|run|list|next|trigger|schema|history|pause|resume``.
 
 Only this package prints, picks exit codes and renders problems. Exit 0 ok, 1 invalid input
 or a failed job, 2 usage error.
@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from scheduler.cli import commands, service_commands
+from scheduler.cli import commands, service_commands, store_commands
 from scheduler.errors import SchedulerError
 
 EXIT_OK = 0
@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_next(sub)
     service_commands.add_trigger(sub)
     commands.add_schema(sub)
+    store_commands.add_history(sub)
+    store_commands.add_pause(sub)
+    store_commands.add_resume(sub)
     return parser
 
 

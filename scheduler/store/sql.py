@@ -1,0 +1,313 @@
+"""``SqlStore``: the state store on SQLite (embedded default) or PostgreSQL, via SQLAlchemy Core.
+
+Each method is one short transaction. Writes that decide something (claims) read and insert in
+the same transaction: SQLite's ``BEGIN IMMEDIATE`` makes it the only writer of the file, and on
+PostgreSQL per-job advisory locks serialize claims of one job while the unique
+``(job_id, scheduled_for)`` key decides which process's row lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, func, select
+
+from scheduler.records import RunKind, RunRecord, RunStatus
+from scheduler.store import decide
+from scheduler.store import statements as sql
+from scheduler.store.base import (
+    DEFAULT_HEARTBEAT_TTL,
+    SCHEMA_VERSION,
+    ClaimOutcome,
+    ClaimRequest,
+    MissedRange,
+    Pause,
+)
+from scheduler.store.engine import WRITE, postgresql_engine, sqlite_engine, translated_errors
+from scheduler.store.errors import StoreError, StoreUnavailable, StoreVersionTooNew
+from scheduler.store.schema import Tables, build_tables
+from scheduler.store.urls import backend_of, mask_password
+
+
+class SqlStore:
+    """A ``StateStore`` on a SQL database shared by every process that uses the same URL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        heartbeat_ttl: timedelta = DEFAULT_HEARTBEAT_TTL,
+        table_prefix: str = "",
+    ) -> None:
+        self._raw_url = url
+        self._url = mask_password(url)
+        self._backend = backend_of(url)
+        if self._backend not in ("sqlite", "postgresql"):
+            raise StoreError(self._url, "not a SQL store URL")
+        if not table_prefix.replace("_", "").isalnum() and table_prefix:
+            raise StoreError(self._url, f"table prefix {table_prefix!r} must be letters, digits, _")
+        self._connect_timeout = connect_timeout
+        self._ttl = heartbeat_ttl
+        self._prefix = table_prefix
+        self._tables: Tables = build_tables(table_prefix)
+        self._engine: Engine | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL with its password masked."""
+        return self._url
+
+    @property
+    def heartbeat_ttl(self) -> timedelta:
+        """How long a node counts as live after its last heartbeat."""
+        return self._ttl
+
+    @property
+    def tables(self) -> Tables:
+        """The tables this store uses (tests drop them)."""
+        return self._tables
+
+    def __enter__(self) -> SqlStore:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect, create the schema if missing, refuse a newer schema version."""
+        if self._engine is not None:
+            return
+        try:
+            engine = self._new_engine()
+        except OSError as error:
+            raise StoreUnavailable(
+                self._url, f"cannot create the database file: {error}"
+            ) from error
+        self._engine = engine
+        try:
+            with self._write() as connection:
+                self._ensure_schema(connection)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
+
+    def ping(self) -> None:
+        """One trivial query; raises ``StoreUnavailable``."""
+        with self._read() as connection:
+            connection.execute(select(1))
+
+    def claim(
+        self, requests: Sequence[ClaimRequest], *, node: str, now: datetime
+    ) -> list[ClaimOutcome]:
+        """Claim a batch of occurrences in one transaction (see ``StateStore.claim``)."""
+        if not requests:
+            return []
+        job_ids = sorted({request.job_id for request in requests})
+        with self._write() as connection:
+            if self._backend == "postgresql":
+                connection.execute(*sql.lock_jobs(self._prefix, job_ids))
+            connection.execute(sql.upsert_heartbeat(self._tables, self._backend, node, now))
+            paused = set(connection.scalars(sql.paused_among(self._tables, job_ids)))
+            cutoff = now - self._ttl
+            running_rows = connection.execute(sql.running_counts(self._tables, job_ids, cutoff))
+            running = {job_id: int(count) for job_id, count in running_rows}
+            planned = decide.plan_claims(
+                requests, paused=paused, running=running, node=node, now=now
+            )
+            rows = [claim.row for claim in planned if claim.row is not None]
+            inserted = self._insert(connection, [sql.run_values(row) for row in rows])
+        return decide.outcomes(planned, inserted)
+
+    def finish(self, records: Sequence[RunRecord]) -> None:
+        """Write how runs ended, by run id, in one statement."""
+        if not records:
+            return
+        with self._write() as connection:
+            connection.execute(
+                sql.finish_runs(self._tables), [sql.finish_values(record) for record in records]
+            )
+
+    def record(self, records: Sequence[RunRecord]) -> list[RunRecord]:
+        """Insert rows that need no claim, once per occurrence; returns those inserted."""
+        if not records:
+            return []
+        records = [decide.utc_record(record) for record in records]
+        with self._write() as connection:
+            inserted = self._insert(connection, [sql.run_values(record) for record in records])
+        return [record for record in records if record.run_id in inserted]
+
+    def record_missed(
+        self, ranges: Sequence[MissedRange], *, node: str, now: datetime
+    ) -> list[RunRecord]:
+        """One ``missed`` row per range, once; returns those inserted."""
+        if not ranges:
+            return []
+        rows = [decide.missed_row(missed, node=node, now=now) for missed in ranges]
+        values = [
+            sql.run_values(row, missed_until=missed.last, count=missed.count)
+            for row, missed in zip(rows, ranges, strict=True)
+        ]
+        with self._write() as connection:
+            inserted = self._insert(connection, values)
+        return [row for row in rows if row.run_id in inserted]
+
+    def heartbeat(self, node: str, now: datetime) -> None:
+        """Say that ``node`` is alive at ``now``."""
+        with self._write() as connection:
+            connection.execute(sql.upsert_heartbeat(self._tables, self._backend, node, now))
+
+    def retire(self, node: str) -> None:
+        """Forget ``node``'s heartbeat."""
+        nodes = self._tables.nodes
+        with self._write() as connection:
+            connection.execute(nodes.delete().where(nodes.c.node == node))
+
+    def reap(self, now: datetime) -> list[RunRecord]:
+        """Mark ``abandoned`` the runs of nodes that stopped heartbeating; return them."""
+        cutoff = now - self._ttl
+        with self._write() as connection:
+            orphans = [
+                sql.record_from_row(row)
+                for row in connection.execute(sql.orphaned_runs(self._tables, cutoff))
+            ]
+            reaped = [
+                RunRecord(
+                    job_id=orphan.job_id,
+                    scheduled_for=orphan.scheduled_for,
+                    status=RunStatus.ABANDONED,
+                    started_at=orphan.started_at,
+                    finished_at=now,
+                    error=decide.abandoned_message(orphan.node),
+                    kind=orphan.kind,
+                    run_id=orphan.run_id,
+                    node=orphan.node,
+                )
+                for orphan in orphans
+            ]
+            if reaped:
+                connection.execute(
+                    sql.abandon_run(self._tables),
+                    [
+                        {"b_run_id": r.run_id, "b_finished_at": now, "b_error": r.error}
+                        for r in reaped
+                    ],
+                )
+            connection.execute(sql.forget_expired_nodes(self._tables, cutoff))
+        return reaped
+
+    def pause(self, job_id: str, *, who: str, reason: str | None, now: datetime) -> Pause:
+        """Pause a job on every process."""
+        values = {"job_id": job_id, "paused_at": now, "who": who, "reason": reason}
+        with self._write() as connection:
+            connection.execute(sql.upsert_pause(self._tables, self._backend, values))
+        return Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
+
+    def resume(self, job_id: str) -> Pause | None:
+        """Lift a job's pause; returns it, or ``None`` if the job was not paused."""
+        pauses = self._tables.pauses
+        with self._write() as connection:
+            row = connection.execute(
+                pauses.delete().where(pauses.c.job_id == job_id).returning(*pauses.c)
+            ).first()
+        return _pause(row) if row is not None else None
+
+    def pauses(self) -> dict[str, Pause]:
+        """Every pause, by job id."""
+        with self._read() as connection:
+            rows = connection.execute(select(self._tables.pauses)).all()
+        return {row.job_id: _pause(row) for row in rows}
+
+    def history(
+        self,
+        job_id: str | None = None,
+        *,
+        status: RunStatus | Collection[RunStatus] | None = None,
+        kind: RunKind | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs, newest first, filtered and paged."""
+        statuses = {status} if isinstance(status, RunStatus) else status
+        query = sql.history(self._tables, job_id, statuses, kind).limit(limit).offset(offset)
+        with self._read() as connection:
+            return [sql.record_from_row(row) for row in connection.execute(query)]
+
+    def latest_scheduled_for(self, job_ids: Collection[str]) -> dict[str, datetime]:
+        """The latest occurrence each job has a row for."""
+        if not job_ids:
+            return {}
+        query = sql.latest_occurrences(self._tables, job_ids, decide.OCCURRENCE_KINDS)
+        with self._read() as connection:
+            return {job_id: latest for job_id, latest in connection.execute(query)}
+
+    def prune(self, *, keep_per_job: int, now: datetime, contestable: timedelta) -> int:
+        """Delete old rows beyond ``keep_per_job`` per job; returns how many."""
+        decide.check_keep_per_job(keep_per_job)
+        with self._write() as connection:
+            result = connection.execute(sql.prune(self._tables, keep_per_job, now - contestable))
+        return int(result.rowcount)
+
+    def _new_engine(self) -> Engine:
+        if self._backend == "sqlite":
+            return sqlite_engine(self._raw_url, busy_timeout=self._connect_timeout)
+        return postgresql_engine(self._raw_url, connect_timeout=self._connect_timeout)
+
+    def _ensure_schema(self, connection: Connection) -> None:
+        if self._backend == "postgresql":
+            connection.execute(*sql.lock_schema(self._prefix))
+        self._tables.metadata.create_all(connection)
+        versions = self._tables.schema_version
+        found = connection.scalar(select(func.max(versions.c.version)))
+        if found is None:
+            connection.execute(versions.insert().values(version=SCHEMA_VERSION))
+        elif found > SCHEMA_VERSION:
+            raise StoreVersionTooNew(self._url, int(found), SCHEMA_VERSION)
+
+    def _insert(self, connection: Connection, values: list[dict[str, object]]) -> set[str]:
+        """Insert rows, skipping conflicts; the run ids that landed."""
+        landed: set[str] = set()
+        statement = sql.insert_runs(self._tables, self._backend)
+        for start in range(0, len(values), _INSERT_CHUNK):
+            chunk = values[start : start + _INSERT_CHUNK]
+            landed.update(connection.scalars(statement, chunk))
+        return landed
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with translated_errors(self._url, self._raw_url), self._connected().connect() as connection:
+            connection.execution_options(**{WRITE: True})
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translated_errors(self._url, self._raw_url), self._connected().connect() as connection:
+            yield connection
+            connection.rollback()
+
+    def _connected(self) -> Engine:
+        if self._engine is None:
+            raise StoreError(self._url, "the store is not open")
+        return self._engine
+
+
+_INSERT_CHUNK = 500
+
+
+def _pause(row: object) -> Pause:
+    return Pause(
+        job_id=row.job_id,  # type: ignore[attr-defined]
+        paused_at=row.paused_at,  # type: ignore[attr-defined]
+        who=row.who,  # type: ignore[attr-defined]
+        reason=row.reason,  # type: ignore[attr-defined]
+    )
