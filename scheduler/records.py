@@ -59,6 +59,16 @@ _NODE: dict[int, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    """A pause of one job by an operator: when, by whom, and why (fleet-wide with a store)."""
+
+    job_id: str
+    paused_at: datetime
+    who: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """One occurrence of a job: when it was due, when it ran, how it ended, and where."""
 
@@ -121,3 +131,4 @@ class JobView:
     last_run: RunRecord | None
     file: str | None
     line: int | None
+    pause: Pause | None = None

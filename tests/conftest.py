@@ -21,6 +21,8 @@ def _isolated_settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith(_SETTINGS_PREFIXES) and name != "SCHEDULER_REQUIRE_SERVICES":
             monkeypatch.delenv(name, raising=False)
+    # Each service gets its own in-memory store unless a test names a real one.
+    monkeypatch.setenv("SCHEDULER_STORE_URL", "memory://")
     yield
 
 

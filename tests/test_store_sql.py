@@ -76,6 +76,7 @@ def test_the_default_store_is_a_wal_sqlite_file_under_dot_scheduler(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCHEDULER_STORE_URL")  # the suite's default is an in-memory store
     store = store_for_settings(load_settings())
     assert store.url == "sqlite:///.scheduler/scheduler.db"
     store.open()

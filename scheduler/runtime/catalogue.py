@@ -27,7 +27,7 @@ from scheduler.errors import DuplicateJob, JobNotFound, SchedulerError
 from scheduler.loader import LoadedJob, LoadResult
 from scheduler.manifest import JobOptions
 from scheduler.problems import Problem, sorted_problems
-from scheduler.records import ReloadStatus
+from scheduler.records import Pause, ReloadStatus
 from scheduler.runtime.definition import JobDefinition
 from scheduler.runtime.plan import Plan, plan_changes
 
@@ -39,6 +39,7 @@ __all__ = [
     "Snapshot",
     "Unschedule",
     "first_fire_time",
+    "occurrence_trigger",
     "trigger_for",
     "with_conflicts",
 ]
@@ -104,7 +105,10 @@ class JobCatalogue:
     def __init__(self) -> None:
         self.jobs: dict[str, JobDefinition] = {}
         self.manifest_jobs: dict[str, LoadedJob] = {}
-        self.paused: set[str] = set()
+        self.paused: dict[str, Pause] = {}
+        self.keep_pauses = False
+        """With a state store, pauses are the store's: a removed job's pause is kept, to hold
+        again if the job comes back; without one, forgetting a job forgets its pause."""
         self.generation = 0
         """Counts changes to the job set, so a change prepared elsewhere can tell it is stale."""
 
@@ -125,15 +129,15 @@ class JobCatalogue:
         self.jobs[definition.job_id] = definition
         self.generation += 1
 
-    def pause(self, job_id: str) -> None:
+    def pause(self, pause: Pause) -> None:
         """Mark a known job paused; raises ``JobNotFound``."""
-        self.require(job_id)
-        self.paused.add(job_id)
+        self.require(pause.job_id)
+        self.paused[pause.job_id] = pause
 
     def resume(self, job_id: str) -> None:
         """Clear a known job's pause; raises ``JobNotFound``."""
         self.require(job_id)
-        self.paused.discard(job_id)
+        self.paused.pop(job_id, None)
 
     def forget(self, job_id: str) -> None:
         """Drop a known job and its pause; raises ``JobNotFound``."""
@@ -216,7 +220,8 @@ class JobCatalogue:
     def _drop(self, job_id: str) -> None:
         del self.jobs[job_id]
         self.manifest_jobs.pop(job_id, None)
-        self.paused.discard(job_id)
+        if not self.keep_pauses:
+            self.paused.pop(job_id, None)
         self.generation += 1
 
 
@@ -246,6 +251,11 @@ def with_conflicts(result: LoadResult, registered_ids: frozenset[str]) -> LoadRe
         return result
     problems = tuple(sorted_problems([*result.problems, *clashes]))
     return dataclasses.replace(result, problems=problems)
+
+
+def occurrence_trigger(definition: JobDefinition) -> Trigger:
+    """The definition's trigger without jitter: when its occurrences are, not when they fire."""
+    return _shared_trigger(definition.cron_expression, definition.timezone, None)
 
 
 def _prepare(plan: Plan, now: datetime) -> tuple[list[PreparedJob], list[Problem]]:

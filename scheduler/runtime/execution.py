@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from scheduler.clock import Clock
-from scheduler.records import RunKind, RunRecord, RunStatus
+from scheduler.records import RunKind, RunRecord, RunStatus, new_run_id
 from scheduler.runtime.definition import JobDefinition
 from scheduler.runtime.lanes import ThreadCall, ThreadEnds, TimedSteps, call_timed
 
@@ -69,6 +69,7 @@ class _Started:
     scheduled_for: datetime
     admitted_at: datetime
     kind: RunKind
+    run_id: str
     deadline: float | None
     call: _Call | None = None
     ended: asyncio.Future[_Call] | None = None
@@ -122,10 +123,27 @@ class JobRunner:
         return self._run_rest(job, first, run_times[1:] if len(run_times) > 1 else ())
 
     async def run(
-        self, job: JobDefinition, scheduled_for: datetime, *, kind: RunKind = RunKind.SCHEDULED
+        self,
+        job: JobDefinition,
+        scheduled_for: datetime,
+        *,
+        kind: RunKind = RunKind.SCHEDULED,
+        run_id: str | None = None,
     ) -> RunRecord:
-        """Run one occurrence now, unless ``max_instances`` runs are still going."""
-        return await self._end(self._begin(job, scheduled_for, self._clock.now(), kind))
+        """Run one occurrence now, unless ``max_instances`` runs are still going.
+
+        ``run_id`` is the id of the run's claim in the state store, when it has one.
+        """
+        started = self._begin(job, scheduled_for, self._clock.now(), kind, run_id)
+        return await self._end(started)
+
+    def misfire(self, job: JobDefinition, scheduled_for: datetime) -> RunRecord | None:
+        """The ``missed`` record (logged, heard) if the occurrence is past its grace, else None."""
+        return self._missed(job, scheduled_for.astimezone(UTC), self._clock.now())
+
+    def note(self, record: RunRecord) -> RunRecord:
+        """Log and announce a record of a run that did not go through this runner."""
+        return self._finish(record)
 
     async def _run_rest(
         self, job: JobDefinition, first: RunRecord | _Started | None, rest: Sequence[datetime]
@@ -140,22 +158,43 @@ class JobRunner:
     def _begin_due(self, job: JobDefinition, run_time: datetime) -> RunRecord | _Started:
         now = self._clock.now()  # one read per run: it judges the grace
         scheduled_for = run_time.astimezone(UTC)
-        grace = job.options.misfire_grace_time
-        if grace is not None and (late := (now - scheduled_for).total_seconds()) > grace:
-            error = f"started {late:.3f}s late, past the misfire grace of {grace}s"
-            return self._finish(RunRecord(job.job_id, scheduled_for, RunStatus.MISSED, error=error))
+        missed = self._missed(job, scheduled_for, now)
+        if missed is not None:
+            return missed
         return self._begin(job, scheduled_for, now, RunKind.SCHEDULED)
 
+    def _missed(
+        self, job: JobDefinition, scheduled_for: datetime, now: datetime
+    ) -> RunRecord | None:
+        grace = job.options.misfire_grace_time
+        if grace is None or (late := (now - scheduled_for).total_seconds()) <= grace:
+            return None
+        error = f"started {late:.3f}s late, past the misfire grace of {grace}s"
+        return self._finish(RunRecord(job.job_id, scheduled_for, RunStatus.MISSED, error=error))
+
     def _begin(
-        self, job: JobDefinition, scheduled_for: datetime, now: datetime, kind: RunKind
+        self,
+        job: JobDefinition,
+        scheduled_for: datetime,
+        now: datetime,
+        kind: RunKind,
+        run_id: str | None = None,
     ) -> RunRecord | _Started:
         """Skip or refuse (a finished record), or admit the run; a thread starts now."""
         options = job.options
         running = self._running.get(job.job_id, 0)
+        run_id = run_id or new_run_id()
         if running >= options.max_instances:
             why = f"{running} run(s) still going (max_instances={options.max_instances})"
             return self._finish(
-                RunRecord(job.job_id, scheduled_for, RunStatus.SKIPPED, error=why, kind=kind)
+                RunRecord(
+                    job.job_id,
+                    scheduled_for,
+                    RunStatus.SKIPPED,
+                    error=why,
+                    kind=kind,
+                    run_id=run_id,
+                )
             )
         if job.is_async_generator:
             why = (
@@ -163,22 +202,24 @@ class JobRunner:
                 "write it as async def without yield"
             )
             return self._finish(
-                RunRecord(job.job_id, scheduled_for, RunStatus.FAILED, now, now, why, kind)
+                RunRecord(job.job_id, scheduled_for, RunStatus.FAILED, now, now, why, kind, run_id)
             )
         timeout = options.timeout
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         if job.is_coroutine:
             self._running[job.job_id] = running + 1
-            return _Started(job, scheduled_for, now, kind, deadline)
+            return _Started(job, scheduled_for, now, kind, run_id, deadline)
         try:
             call, ended = self._submit_thread(job)
         except RuntimeError as exc:  # the pool was shut down: the run never started
             error = f"could not start: {describe_exception(exc)}"
             return self._finish(
-                RunRecord(job.job_id, scheduled_for, RunStatus.FAILED, now, now, error, kind)
+                RunRecord(
+                    job.job_id, scheduled_for, RunStatus.FAILED, now, now, error, kind, run_id
+                )
             )
         self._running[job.job_id] = running + 1
-        started = _Started(job, scheduled_for, now, kind, deadline, call, ended)
+        started = _Started(job, scheduled_for, now, kind, run_id, deadline, call, ended)
         self._inflight[ended] = started
         return started
 
@@ -213,6 +254,7 @@ class JobRunner:
             outcome.finished_at or self._clock.now(),
             outcome.error,
             started.kind,
+            started.run_id,
         )
         return self._finish(record, outcome.exc)
 
@@ -228,6 +270,7 @@ class JobRunner:
             self._clock.now(),
             _ABANDONED if abandoned else _SHUT_DOWN,
             started.kind,
+            started.run_id,
         )
 
     async def _run_coroutine(self, started: _Started) -> _Outcome:

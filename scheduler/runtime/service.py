@@ -19,12 +19,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import getpass
 import logging
+import socket
 from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -37,12 +39,30 @@ from scheduler.errors import SchedulerError
 from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.manifest import JobOptions
 from scheduler.problems import Problem, render_problem
-from scheduler.records import JobView, ReloadStatus, RunKind, RunRecord
+from scheduler.records import (
+    JobView,
+    Pause,
+    ReloadStatus,
+    RunKind,
+    RunRecord,
+    RunStatus,
+    current_node,
+)
 from scheduler.runtime.affinity import on_loop
-from scheduler.runtime.catalogue import Change, JobCatalogue, Snapshot, first_fire_time, trigger_for
+from scheduler.runtime.catalogue import (
+    Change,
+    JobCatalogue,
+    Snapshot,
+    first_fire_time,
+    occurrence_trigger,
+    trigger_for,
+)
+from scheduler.runtime.catchup import Backlog, backlog
 from scheduler.runtime.definition import JobDefinition
 from scheduler.runtime.execution import JobRunner, RunListener
+from scheduler.runtime.fleet import Fleet, skipped_for_store
 from scheduler.settings import Settings, load_settings
+from scheduler.store import ClaimRequest, ClaimResult, StateStore, store_for_settings
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +74,7 @@ _TASK_DRAIN_SECONDS = 1.0
 """After the grace, how long shutdown waits for cancelled runs to write their records."""
 
 _Prepared = tuple[LoadResult, Change | tuple[Problem, ...]]
+_T = TypeVar("_T")
 
 
 class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is untyped
@@ -97,9 +118,12 @@ class SchedulerService:
         *,
         clock: Clock = SYSTEM_CLOCK,
         loader: ManifestLoader | None = None,
+        store: StateStore | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         self._clock = clock
+        self.store = store if store is not None else store_for_settings(self.settings)
+        self._store_open = False
         self._loader = loader or ManifestLoader(
             allowed_modules=self.settings.allowed_modules, default_timezone=self.settings.timezone
         )
@@ -119,6 +143,16 @@ class SchedulerService:
             executors={"default": self._executor},
         )
         self._catalogue = JobCatalogue()
+        self._catalogue.keep_pauses = True  # pauses are the store's, by job id
+        self._fleet = Fleet(
+            self.store,
+            clock=clock,
+            node=current_node(),
+            history_limit=self.settings.history_limit,
+            on_pauses=self._apply_pauses,
+            contestable=self._contestable,
+        )
+        self._pause_writes: dict[str, Pause | None] = {}
         self._started = False
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -139,11 +173,23 @@ class SchedulerService:
         """The event loop the service runs on, once started."""
         return self._loop
 
+    async def open(self) -> None:
+        """Connect to the state store, off the loop, creating or checking its schema.
+
+        Raises ``StoreError`` (``StoreUnavailable`` within the connect timeout). ``start()``
+        opens it too if needed, but on the loop's thread.
+        """
+        if not self._store_open:
+            await self._fleet.open()
+            self._store_open = True
+
     def start(self, *, paused: bool = False) -> None:
         """Start firing jobs, on the running event loop; call it from async code (a lifespan).
 
         ``paused=True`` starts without firing: tests apply plans to such a scheduler. Raises
-        ``SchedulerError`` after ``shutdown()``/``aclose()``: its thread pool is gone.
+        ``SchedulerError`` after ``shutdown()``/``aclose()``: its thread pool is gone; and
+        ``StoreError`` when the state store cannot be opened. On start, occurrences that
+        passed while no process ran a job are caught up or recorded as missed.
         """
         if self._closed:
             raise SchedulerError(
@@ -158,8 +204,13 @@ class SchedulerService:
             )
             return
         self._loop = asyncio.get_running_loop()
+        if not self._store_open:
+            self.store.open()
+            self._store_open = True
         self._scheduler.start(paused=paused)
         self._started = True
+        self._fleet.start()
+        self._own(self._catch_up(), "catch-up")
         enabled = sum(1 for job in self._catalogue.jobs.values() if job.options.enabled)
         logger.info("scheduler started: %d job(s), %d enabled", len(self._catalogue.jobs), enabled)
 
@@ -175,6 +226,9 @@ class SchedulerService:
         self._runner.cancel_all()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._loading.shutdown(wait=False, cancel_futures=True)
+        if self._store_open:
+            self._store_open = False
+            self._fleet.close_now()
 
     async def aclose(self, grace_seconds: float | None = None) -> None:
         """Stop firing, give running jobs up to the grace period, then cancel what is left.
@@ -203,9 +257,13 @@ class SchedulerService:
         await self._runner.drain_listeners(_TASK_DRAIN_SECONDS)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._loading.shutdown(wait=False, cancel_futures=True)
+        if self._store_open:
+            self._store_open = False
+            await self._fleet.close()
         await asyncio.sleep(0)  # AsyncIOScheduler.shutdown completes on the loop's next turn
 
     async def __aenter__(self) -> SchedulerService:
+        await self.open()
         self.start()
         return self
 
@@ -253,20 +311,98 @@ class SchedulerService:
         return self.get_job(job_id)
 
     @on_loop
-    def pause_job(self, job_id: str) -> None:
-        """Stop firing a job until ``resume_job``; it stays paused across reloads."""
-        self._catalogue.pause(job_id)
-        if self._scheduler.get_job(job_id) is not None:
-            self._scheduler.modify_job(job_id, next_run_time=None)
+    def pause_job(self, job_id: str, reason: str | None = None, *, who: str | None = None) -> None:
+        """Stop firing a job until ``resume_job``, on every process sharing the store.
+
+        It holds here at once; the store is written in the background (``await pause()``
+        waits for it). A pause survives reloads and restarts.
+        """
+        pause = self._pause_here(job_id, reason, who)
+        self._own(self._write_pause(job_id, pause), f"pause-{job_id}")
 
     @on_loop
     def resume_job(self, job_id: str) -> None:
-        """Fire a paused job again, from its next occurrence after now."""
+        """Fire a paused job again, from its next occurrence after now, on every process."""
+        self._resume_here(job_id)
+        self._own(self._write_pause(job_id, None), f"resume-{job_id}")
+
+    async def pause(
+        self, job_id: str, *, reason: str | None = None, who: str | None = None
+    ) -> Pause:
+        """``pause_job``, returning once the store holds the pause; raises ``StoreError``."""
+        pause = self._pause_here(job_id, reason, who)
+        await self._write_pause(job_id, pause, log_failure=False)
+        return pause
+
+    async def resume(self, job_id: str) -> Pause | None:
+        """``resume_job``, returning the pause lifted once the store has it.
+
+        Raises ``StoreError``."""
+        lifted = self._catalogue.paused.get(job_id)
+        self._resume_here(job_id)
+        await self._write_pause(job_id, None, log_failure=False)
+        return lifted
+
+    def _pause_here(self, job_id: str, reason: str | None, who: str | None) -> Pause:
+        pause = Pause(job_id, self._clock.now(), who or default_operator(), reason)
+        self._catalogue.pause(pause)
+        self._pause_writes[job_id] = pause
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.modify_job(job_id, next_run_time=None)
+        return pause
+
+    def _resume_here(self, job_id: str) -> None:
         self._catalogue.resume(job_id)
+        self._pause_writes[job_id] = None
         scheduled = self._scheduler.get_job(job_id)
         if scheduled is not None:
             next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
             self._scheduler.modify_job(job_id, next_run_time=next_run)
+
+    async def _write_pause(
+        self, job_id: str, pause: Pause | None, *, log_failure: bool = True
+    ) -> None:
+        """Write a pause (``None``: its lifting) to the store, keeping it here meanwhile."""
+        try:
+            if not self._store_open:
+                await self.open()
+            if pause is None:
+                await self._fleet.resume(job_id)
+            else:
+                await self._fleet.pause(job_id, who=pause.who, reason=pause.reason)
+        except SchedulerError as exc:
+            if not log_failure:
+                raise
+            logger.error("job %s: could not write the pause to the store: %s", job_id, exc)
+        finally:
+            if self._pause_writes.get(job_id, pause) is pause:
+                self._pause_writes.pop(job_id, None)
+
+    def _apply_pauses(self, pauses: dict[str, Pause]) -> None:
+        """The fleet's pauses, read from the store: hold and lift them here too."""
+        wanted = dict(pauses)
+        for job_id, pending in self._pause_writes.items():  # ours, not yet in the store
+            if pending is None:
+                wanted.pop(job_id, None)
+            else:
+                wanted[job_id] = pending
+        current = self._catalogue.paused
+        if wanted.keys() == current.keys():
+            current.update(wanted)
+            return
+        for job_id in wanted.keys() - current.keys():
+            if job_id in self._catalogue.jobs:
+                logger.info("job %s paused (in the store, by %s)", job_id, wanted[job_id].who)
+                if self._scheduler.get_job(job_id) is not None:
+                    self._scheduler.modify_job(job_id, next_run_time=None)
+        lifted = current.keys() - wanted.keys()
+        self._catalogue.paused = wanted
+        for job_id in lifted:
+            scheduled = self._scheduler.get_job(job_id)
+            if scheduled is not None:
+                logger.info("job %s resumed (in the store)", job_id)
+                next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
+                self._scheduler.modify_job(job_id, next_run_time=next_run)
 
     @on_loop
     def remove_job(self, job_id: str) -> None:
@@ -313,33 +449,190 @@ class SchedulerService:
     async def trigger(self, job_id: str) -> RunRecord:
         """Run a job once now, outside its schedule (disabled or paused jobs too).
 
-        The run is a task the service owns: a caller that goes away (a cancelled request)
-        does not cancel the run. Recorded with ``kind=manual``; a run that shutdown stopped
-        returns its ``cancelled`` or ``abandoned`` record.
+        The run is claimed in the store like any occurrence (``kind=manual``), so it counts
+        against ``max_instances`` on every process, and it is a task the service owns: a
+        caller that goes away (a cancelled request) does not cancel the run. A run that
+        shutdown stopped returns its ``cancelled`` or ``abandoned`` record.
         """
         loop = self._loop
         if loop is not None and loop is not asyncio.get_running_loop():
-            running = asyncio.run_coroutine_threadsafe(self._start_trigger(job_id), loop)
+            running = asyncio.run_coroutine_threadsafe(self._await_trigger(job_id), loop)
             return await asyncio.wrap_future(running)
-        return await self._start_trigger(job_id)
+        return await self._await_trigger(job_id)
 
-    async def _start_trigger(self, job_id: str) -> RunRecord:
-        definition = self._catalogue.require(job_id)
-        run = self._run_manual(definition)
-        task = asyncio.get_running_loop().create_task(run, name=f"trigger-{job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    @on_loop
+    def trigger_nowait(self, job_id: str) -> str:
+        """Start a manual run and return its run id at once (the HTTP API's trigger).
+
+        Raises ``JobNotFound``; the outcome is in the run's record (``history``) when it ends.
+        """
+        request = self._manual_request(self._catalogue.require(job_id))
+        self._own(self._run_manual(request), f"trigger-{job_id}")
+        return request.run_id
+
+    async def _await_trigger(self, job_id: str) -> RunRecord:
+        request = self._manual_request(self._catalogue.require(job_id))
+        task = self._own(self._run_manual(request), f"trigger-{job_id}")
         return await asyncio.shield(task)
 
-    async def _run_manual(self, definition: JobDefinition) -> RunRecord:
+    def _manual_request(self, definition: JobDefinition) -> ClaimRequest:
+        return ClaimRequest(
+            definition.job_id,
+            self._clock.now(),
+            RunKind.MANUAL,
+            definition.options.max_instances,
+        )
+
+    async def _run_manual(self, request: ClaimRequest) -> RunRecord:
         """A manual run; stopped by a shutdown, it returns the record saying so."""
+        definition = self._catalogue.require(request.job_id)
         try:
-            return await self._runner.run(definition, self._clock.now(), kind=RunKind.MANUAL)
+            await self.open()
+            record = await self._claim_and_run(definition, request)
         except asyncio.CancelledError:
-            record = self._runner.last_runs.get(definition.job_id)
-            if record is None or record.kind is not RunKind.MANUAL:
+            last = self._runner.last_runs.get(definition.job_id)
+            if last is None or last.run_id != request.run_id:
                 raise
+            return last
+        if record is None:  # the very same instant was claimed already
+            error = "skipped: this instant was already claimed"
+            skipped = RunRecord(
+                request.job_id,
+                request.scheduled_for,
+                RunStatus.SKIPPED,
+                error=error,
+                kind=RunKind.MANUAL,
+                run_id=request.run_id,
+            )
+            return self._runner.note(skipped)
+        return record
+
+    async def history(
+        self,
+        job_id: str | None = None,
+        *,
+        status: RunStatus | None = None,
+        kind: RunKind | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs from the store, newest first, filtered and paged; raises ``StoreError``."""
+        await self.open()
+        return await self._fleet.history(
+            job_id, status=status, kind=kind, limit=limit, offset=offset
+        )
+
+    async def store_reachable(self) -> str | None:
+        """``None`` when the store answers, else why not (for health checks)."""
+        try:
+            await self.open()
+            await self._fleet.ping()
+        except SchedulerError as exc:
+            return str(exc)
+        return None
+
+    @property
+    def unavailable_skips(self) -> int:
+        """Occurrences skipped because the store could not be reached (for metrics)."""
+        return self._fleet.unavailable_count
+
+    # -- firing through the store ----------------------------------------------------------
+
+    async def _run_claimed(
+        self, definition: JobDefinition, run_times: list[datetime]
+    ) -> list[RunRecord]:
+        """Claim each due occurrence in the store; run the ones this process won."""
+        records = []
+        for run_time in run_times:
+            request = ClaimRequest(
+                definition.job_id,
+                run_time.astimezone(UTC),
+                RunKind.SCHEDULED,
+                definition.options.max_instances,
+            )
+            record = await self._claim_and_run(definition, request)
+            if record is not None:
+                records.append(record)
+        return records
+
+    async def _claim_and_run(
+        self, definition: JobDefinition, request: ClaimRequest
+    ) -> RunRecord | None:
+        """One occurrence: misfire check, claim, then run it if won; None when it was not
+        this process's to run (another won it, or the job is paused fleet-wide)."""
+        if request.kind is RunKind.SCHEDULED:
+            missed = self._runner.misfire(definition, request.scheduled_for)
+            if missed is not None:
+                self._fleet.note(missed)
+                return missed
+        outcome = await self._fleet.claim(request)
+        if outcome is None:
+            return self._runner.note(skipped_for_store(request))
+        if outcome.result is ClaimResult.WON:
+            record = await self._runner.run(
+                definition, request.scheduled_for, kind=request.kind, run_id=request.run_id
+            )
+            self._fleet.finish(record)
             return record
+        if outcome.result is ClaimResult.BUSY and outcome.record is not None:
+            return self._runner.note(outcome.record)  # this process recorded the skip
+        logger.debug(
+            "job %s scheduled_for=%s: %s",
+            request.job_id,
+            request.scheduled_for.isoformat(),
+            "paused in the store" if outcome.result is ClaimResult.PAUSED else "not ours to run",
+            extra={"job_id": request.job_id},
+        )
+        return None
+
+    async def _catch_up(self) -> None:
+        """On start: run each ``catchup`` job's latest unattended occurrence once, and record
+        the other occurrences that passed with no process running as one ``missed`` row each."""
+        jobs = [job for job in self._catalogue.jobs.values() if job.options.enabled]
+        if not jobs:
+            return
+        now = self._clock.now()
+        latest = await self._fleet.latest_scheduled_for([job.job_id for job in jobs])
+        known = [job for job in jobs if job.job_id in latest]
+        loop = asyncio.get_running_loop()
+        backlogs = await loop.run_in_executor(self._loading, _backlogs, known, latest, now)
+        missed = [item.missed for item in backlogs if item.missed is not None]
+        for record in await self._fleet.record_missed(missed):
+            self._runner.note(record)
+        for item in backlogs:
+            if item.catch_up_at is not None:
+                definition = self._catalogue.jobs.get(item.job_id)
+                if definition is None:
+                    continue
+                request = ClaimRequest(
+                    item.job_id, item.catch_up_at, RunKind.CATCHUP, definition.options.max_instances
+                )
+                self._own(self._claim_and_run(definition, request), f"catch-up-{item.job_id}")
+
+    def _contestable(self) -> timedelta:
+        """How long a past occurrence may still be claimed: the largest misfire grace."""
+        graces = [
+            job.options.misfire_grace_time
+            for job in self._catalogue.jobs.values()
+            if job.options.misfire_grace_time is not None
+        ]
+        unlimited = any(
+            job.options.misfire_grace_time is None for job in self._catalogue.jobs.values()
+        )
+        seconds = 86_400 if unlimited else max([60, *graces])
+        return timedelta(seconds=seconds)
+
+    def _own(self, work: Coroutine[Any, Any, _T], name: str) -> asyncio.Task[_T]:
+        """Run ``work`` in a task the service keeps (shutdown waits for it a moment)."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", task.get_name(), exc_info=task.exception())
 
     # -- manifests -------------------------------------------------------------------------
 
@@ -472,8 +765,8 @@ class SchedulerService:
     def _run_scheduled(
         self, job_id: str, run_times: list[datetime]
     ) -> Coroutine[Any, Any, list[RunRecord]]:
-        """Start the due occurrences of a job (called inside APScheduler's job processing)."""
-        return self._runner.run_due(self._catalogue.jobs[job_id], run_times)
+        """Claim and run the due occurrences of a job (inside APScheduler's job processing)."""
+        return self._run_claimed(self._catalogue.jobs[job_id], run_times)
 
     def _view(self, definition: JobDefinition, scheduled: Any) -> JobView:
         next_run: datetime | None = getattr(scheduled, "next_run_time", None)
@@ -486,12 +779,42 @@ class SchedulerService:
             timezone=definition.timezone,
             enabled=options.enabled,
             paused=definition.job_id in self._catalogue.paused,
+            pause=self._catalogue.paused.get(definition.job_id),
             next_run_at=next_run.astimezone(UTC) if next_run is not None else None,
             running=self._runner.running_count(definition.job_id),
             last_run=self._runner.last_runs.get(definition.job_id),
             file=definition.file,
             line=definition.line,
         )
+
+
+def _backlogs(
+    jobs: Sequence[JobDefinition], latest: dict[str, datetime], now: datetime
+) -> list[Backlog]:
+    """What each job left unattended since its latest row (on a worker thread: it counts)."""
+    found = []
+    for job in jobs:
+        grace = job.options.misfire_grace_time
+        found.append(
+            backlog(
+                job.job_id,
+                occurrence_trigger(job),
+                latest=latest[job.job_id],
+                now=now,
+                catchup=job.options.catchup,
+                grace=None if grace is None else timedelta(seconds=grace),
+            )
+        )
+    return found
+
+
+def default_operator() -> str:
+    """Who pauses from this process, for the record: ``user@host``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _log_applied(status: ReloadStatus, *, announce: bool) -> None:

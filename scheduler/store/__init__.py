@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from scheduler.records import Pause
 from scheduler.settings import Settings
 from scheduler.store.base import (
     DEFAULT_HEARTBEAT_TTL,
@@ -20,7 +21,6 @@ from scheduler.store.base import (
     ClaimRequest,
     ClaimResult,
     MissedRange,
-    Pause,
     StateStore,
 )
 from scheduler.store.errors import InvalidStoreUrl, StoreError, StoreUnavailable, StoreVersionTooNew

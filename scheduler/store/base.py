@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from scheduler.records import RunKind, RunRecord, RunStatus, new_run_id
+from scheduler.records import Pause, RunKind, RunRecord, RunStatus, new_run_id
 
 SCHEMA_VERSION = 1
 DEFAULT_HEARTBEAT_TTL = timedelta(seconds=30)
@@ -62,16 +62,6 @@ class ClaimOutcome:
     request: ClaimRequest
     result: ClaimResult
     record: RunRecord | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """A fleet-wide pause of one job: when, by whom, and why."""
-
-    job_id: str
-    paused_at: datetime
-    who: str
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,13 @@ import threading
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from scheduler.records import RunKind, RunRecord, RunStatus
+from scheduler.records import Pause, RunKind, RunRecord, RunStatus
 from scheduler.store import decide
 from scheduler.store.base import (
     DEFAULT_HEARTBEAT_TTL,
     ClaimOutcome,
     ClaimRequest,
     MissedRange,
-    Pause,
 )
 from scheduler.store.urls import MEMORY_URL
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select
 
-from scheduler.records import RunKind, RunRecord, RunStatus
+from scheduler.records import Pause, RunKind, RunRecord, RunStatus
 from scheduler.store import decide
 from scheduler.store import statements as sql
 from scheduler.store.base import (
@@ -23,7 +23,6 @@ from scheduler.store.base import (
     ClaimOutcome,
     ClaimRequest,
     MissedRange,
-    Pause,
 )
 from scheduler.store.engine import WRITE, postgresql_engine, sqlite_engine, translated_errors
 from scheduler.store.errors import StoreError, StoreUnavailable, StoreVersionTooNew
