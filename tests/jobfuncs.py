@@ -7,6 +7,7 @@ since a manifest can only pass YAML values; the ``reset`` fixture in tests clear
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from datetime import datetime, timedelta
@@ -203,4 +204,12 @@ def append_line(path: str) -> None:
 def sleep_and_leak_a_thread(seconds: float = 120.0) -> None:
     """A sync job that never returns in time and leaves a non-daemon thread behind."""
     threading.Thread(target=time.sleep, args=(seconds,), name="leaked-by-job").start()
+    time.sleep(seconds)
+
+
+def tick_slowly(path: str, seconds: float = 0.5) -> None:
+    """Append the second it started in and this process's pid, then keep running a while."""
+    started = datetime.now().replace(microsecond=0).isoformat()
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(f"{started} {os.getpid()}\n")
     time.sleep(seconds)

@@ -20,6 +20,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from scheduler.errors import SchedulerError
 from scheduler.loader import LoadResult
 from scheduler.runtime.reload import MAX_BURST_MS, watch_manifests
 from scheduler.runtime.service import SchedulerService
@@ -46,7 +47,8 @@ async def serve(
 ) -> int:
     """Run the scheduler until ``stop_event`` is set or a stop signal arrives.
 
-    Returns ``EXIT_INVALID`` without starting when the manifests have errors, else
+    Raises ``StoreError`` when the state store cannot be opened. Returns ``EXIT_INVALID``
+    without starting when the manifests have errors, else
     ``EXIT_OK`` after a graceful stop; either way the service is closed on return. Pass
     ``service`` to share it (an HTTP app), and ``stop_event`` to stop it from code (tests,
     a host process). ``on_force_exit`` is called on a second stop signal.
@@ -59,6 +61,11 @@ async def serve(
     if not result.ok:
         await service.aclose(0)
         return EXIT_INVALID
+    try:
+        await service.open()  # off the loop, within the connect timeout
+    except SchedulerError:
+        await service.aclose(0)
+        raise
     stop = stop_event if stop_event is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = _Signals(stop, service, on_force_exit)
