@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,3 +153,109 @@ def test_four_processes_run_every_occurrence_once_and_survive_a_kill(
         for run in runs
         if run.status is RunStatus.RUNNING and run.node in {r.node for r in victims}
     ]
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def cli(store_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "SCHEDULER_ALLOWED_MODULES": "tests.jobfuncs",
+        "SCHEDULER_STORE_URL": store_url,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=30,
+    )
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@pytest.mark.timeout(90)
+def test_pause_stops_every_process_within_2s_survives_restarts_and_resume_undoes_it(
+    tmp_path: Path,
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    folder, ticks = tmp_path / "manifests", tmp_path / "ticks.txt"
+    manifest(folder, ticks)
+    processes = [start(folder, store_url, tmp_path / f"log{i}.txt") for i in range(2)]
+    try:
+        wait_for(lambda: line_count(ticks) >= 2, "the first runs")
+        paused = cli(store_url, "pause", "tick", "--reason", "deploy", "--manifests", str(folder))
+        assert paused.returncode == 0, paused.stderr
+        time.sleep(2.0)  # every process has seen the pause by now
+        held = line_count(ticks)
+        time.sleep(2.5)
+        assert line_count(ticks) == held, "a paused job ran"
+        stop_all(processes)
+        processes = [start(folder, store_url, tmp_path / f"again{i}.txt") for i in range(2)]
+        time.sleep(4)
+        assert line_count(ticks) == held, "the pause did not survive the restart"
+        listed = cli(store_url, "list", "--format", "json", "--manifests", str(folder))
+        assert '"paused": true' in listed.stdout, listed.stderr
+        resumed = cli(store_url, "resume", "tick", "--manifests", str(folder))
+        assert resumed.returncode == 0, resumed.stderr
+        wait_for(lambda: line_count(ticks) > held, "runs after resume", timeout=4)
+    finally:
+        stop_all(processes)
+
+
+@pytest.mark.timeout(90)
+def test_a_catchup_job_runs_an_occurrence_missed_while_every_process_was_down_once(
+    tmp_path: Path,
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    folder, ticks = tmp_path / "manifests", tmp_path / "ticks.txt"
+    folder.mkdir()
+    (folder / "tick.yaml").write_text(
+        "job_id: tick\n"
+        "func: tests.jobfuncs.tick_slowly\n"
+        f"args: ['{ticks}', 0.1]\n"
+        "cron_expression: '*/6 * * * * *'\n"
+        "catchup: true\n",
+        encoding="utf-8",
+    )
+    processes = [start(folder, store_url, tmp_path / f"log{i}.txt") for i in range(2)]
+    try:
+        wait_for(lambda: line_count(ticks) >= 1, "the first run")
+    finally:
+        stop_all(processes)
+    before = line_count(ticks)
+    time.sleep(7)  # at least one occurrence passes with no process up
+    processes = [start(folder, store_url, tmp_path / f"again{i}.txt") for i in range(2)]
+    try:
+        wait_for(lambda: line_count(ticks) > before, "the catch-up run", timeout=15)
+        time.sleep(1)
+    finally:
+        stop_all(processes)
+    with SqlStore(store_url) as store:
+        catchups = [run for run in store.history("tick") if run.kind.value == "catchup"]
+    assert len(catchups) == 1 and catchups[0].status is RunStatus.SUCCESS
+    started = {line.split()[0] for line in ticks.read_text().splitlines()}
+    assert catchups[0].started_at is not None
+    assert catchups[0].started_at.astimezone().replace(tzinfo=None, microsecond=0).isoformat() in (
+        started
+    )

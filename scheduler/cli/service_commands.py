@@ -109,6 +109,9 @@ def _loaded_service(args: argparse.Namespace) -> tuple[SchedulerService, LoadRes
 def _state(job: JobView) -> str:
     if not job.enabled:
         return "disabled"
+    if job.pause is not None:
+        why = f": {job.pause.reason}" if job.pause.reason else ""
+        return f"paused by {job.pause.who} at {job.pause.paused_at:%Y-%m-%d %H:%M}Z{why}"
     return "paused" if job.paused else "enabled"
 
 
@@ -126,6 +129,13 @@ def _job_json(job: JobView) -> dict[str, Any]:
         "timezone": job.timezone,
         "enabled": job.enabled,
         "paused": job.paused,
+        "pause": None
+        if job.pause is None
+        else {
+            "paused_at": job.pause.paused_at.isoformat(),
+            "who": job.pause.who,
+            "reason": job.pause.reason,
+        },
         "next_run_at": job.next_run_at.isoformat() if job.next_run_at else None,
         "file": job.file,
         "line": job.line,
@@ -155,6 +165,7 @@ def run_list(args: argparse.Namespace) -> int:
     service, result = _loaded_service(args)
     if not result.ok:
         return EXIT_INVALID
+    asyncio.run(_read_pauses(service))
     jobs = sorted(service.get_jobs(), key=lambda job: job.job_id)
     if args.format == "json":
         print(json.dumps([_job_json(job) for job in jobs], indent=2))
@@ -162,6 +173,14 @@ def run_list(args: argparse.Namespace) -> int:
         console = Console(width=None if sys.stdout.isatty() else 200)
         console.print(_job_table(jobs))
     return EXIT_OK
+
+
+async def _read_pauses(service: SchedulerService) -> None:
+    """The fleet's pauses, from the store, so ``list`` shows them; then let the store go."""
+    try:
+        await service.refresh_pauses()
+    finally:
+        await service.aclose(0)
 
 
 async def _trigger_once(service: SchedulerService, job_id: str) -> RunStatus:

@@ -235,6 +235,10 @@ class Fleet:
         """The latest occurrence each job has a row for (catch-up starts from there)."""
         return await self._on(self._upkeep, self.store.latest_scheduled_for, job_ids)
 
+    async def pauses(self) -> dict[str, Pause]:
+        """Every pause in the store, by job id."""
+        return await self._on(self._upkeep, self.store.pauses)
+
     async def pause(self, job_id: str, *, who: str, reason: str | None) -> Pause:
         """Pause a job on every process."""
         now = self._clock.now()
@@ -283,8 +287,7 @@ class Fleet:
         return self.store.reap(now)
 
     async def _refresh_pauses(self) -> None:
-        pauses = await self._on(self._upkeep, self.store.pauses)
-        self._on_pauses(pauses)
+        self._on_pauses(await self.pauses())
 
     async def _prune(self) -> None:
         pruned = await self._on(

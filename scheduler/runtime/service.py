@@ -343,6 +343,12 @@ class SchedulerService:
         await self._write_pause(job_id, None, log_failure=False)
         return lifted
 
+    async def refresh_pauses(self) -> None:
+        """Read the fleet's pauses from the store now (a running service does it every
+        second by itself); for a service that is not started, such as ``scheduler list``."""
+        await self.open()
+        self._apply_pauses(await self._fleet.pauses())
+
     def _pause_here(self, job_id: str, reason: str | None, who: str | None) -> Pause:
         pause = Pause(job_id, self._clock.now(), who or default_operator(), reason)
         self._catalogue.pause(pause)
