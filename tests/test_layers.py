@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime.execution",),
     ("runtime.plan",),
     ("store",),
+    ("review",),
     ("loader",),
     ("sources",),
     ("manifest",),
