@@ -247,3 +247,44 @@ def test_only_documented_forms_are_accepted(expression: str, reason: str) -> Non
     with pytest.raises(InvalidCronExpression) as caught:
         validate_expression(expression, job_id="job-31")
     assert caught.value.reason == reason
+
+
+def test_next_previews_h_for_a_job_id(capsys: pytest.CaptureFixture[str]) -> None:
+    from scheduler.cli import main
+
+    argv = ["next", "H 3 * * *", "--job-id", "nightly_report", "--count", "1"]
+    assert main([*argv, "--after", "2026-12-01T00:00:00Z"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "H 3 * * * (3 3 * * * for nightly_report): At 03:03 (UTC)",
+        "  2026-12-01T03:03:00+00:00  Tue",
+    ]
+    assert main([*argv, "--format", "json", "--after", "2026-12-01T00:00:00Z"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "expression": "H 3 * * *",
+        "job_id": "nightly_report",
+        "resolved_expression": "3 3 * * *",
+        "description": "At 03:03",
+        "timezone": "UTC",
+        "next": ["2026-12-01T03:03:00+00:00"],
+    }
+    assert main(["next", "H 3 * * *"]) == 1
+    assert capsys.readouterr().err == (
+        "error: 'H 3 * * *': 'H' picks its value from the job id, and no job id was given"
+        " (give --job-id)\n"
+    )
+
+
+def test_the_schema_accepts_h_only_in_its_forms() -> None:
+    import jsonschema
+
+    from scheduler.manifest import manifest_json_schema
+
+    validator = jsonschema.Draft202012Validator(manifest_json_schema())
+
+    def accepts(cron: str) -> bool:
+        return validator.is_valid({"job_id": "j", "func": "jobs.a.b", "cron_expression": cron})
+
+    for good in ("H 3 * * *", "H(0-29)/10 H * * MON-FRI", "*/10 H/5 * * * *", "@daily"):
+        assert accepts(good), good
+    for bad in ("H,5 * * * *", "Hx * * * *", "H(5) * * * *", "H 3 * *", "0 0 * * 1,H"):
+        assert not accepts(bad), bad
