@@ -410,3 +410,16 @@ def test_head_functions_are_imported_unless_told_not_to(
     assert main(["plan", *folders]) == 1
     assert "head/nightly.yaml:2:7: error: [nightly] func: " in capsys.readouterr().out
     assert main(["plan", *folders, "--no-import-check"]) == 0
+
+
+def test_base_errors_are_counted_not_reported(
+    folders: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("base/nightly.yaml").write_text(BASE["nightly.yaml"].replace("'0 3 * * *'", "'0 3 * * 8'"))
+    code, lines = _plan(capsys, *folders)
+    assert code == 0
+    assert lines[1:4] == [
+        "plan: head against base: 2 added, 1 enabled, 1 disabled, 1 removed; 1 unchanged",
+        "note: the base has 1 error; jobs that did not validate there are shown as added",
+        "+ added    nightly  head/nightly.yaml:1",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,3 +118,32 @@ async def test_register_job_resolves_h_for_its_id(service: SchedulerService) -> 
     view = service.register_job("nightly_report", jobfuncs.noop, "H H * * *")
     assert view.cron_expression == "H H * * *"
     assert view.next_run_at == datetime(2027, 1, 4, 17, 3, tzinfo=UTC)  # "3 17 * * *"
+
+
+def test_list_shows_the_resolved_expression_beside_the_written_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scheduler.cli import main
+
+    _write(
+        tmp_path,
+        "m.yaml",
+        "jobs:\n"
+        "  - {job_id: nightly_report, func: jobs.cleanup.cleanup_job,"
+        " cron_expression: 'H 3 * * *'}\n"
+        "  - {job_id: plain, func: jobs.cleanup.cleanup_job, cron_expression: '0 4 * * *'}\n",
+    )
+    assert main(["list", "--manifests", str(tmp_path), "--format", "json"]) == 0
+    jobs = {job["job_id"]: job for job in json.loads(capsys.readouterr().out)}
+    assert (
+        jobs["nightly_report"]["cron_expression"],
+        jobs["nightly_report"]["resolved_expression"],
+    ) == (
+        "H 3 * * *",
+        "3 3 * * *",
+    )
+    assert jobs["plain"]["resolved_expression"] == "0 4 * * *"
+    assert main(["list", "--manifests", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "H 3 * * * (3 3 * * *)" in table
+    assert "0 4 * * * (" not in table
