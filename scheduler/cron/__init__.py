@@ -11,8 +11,9 @@ function here that takes an expression takes ``job_id=`` for it.
 The package re-exports its public names; its modules, each one concern, are ``parse``
 (dialect -> ``CronSchedule``), ``hashed`` (``H`` -> standard cron), ``zones`` (zone
 resolution and offset changes), ``trigger``
-(``StandardCronTrigger``, DST-correct), ``build`` (which trigger to use, previews) and
-``describe`` (English text and DST warnings).
+(``StandardCronTrigger``, DST-correct), ``build`` (which trigger to use, previews),
+``window`` (the minutes a schedule fires in over a window, fast, for lints) and ``describe``
+(English text and DST warnings).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scheduler.cron.describe import describe, dst_warnings
 from scheduler.cron.hashed import has_hashed_field, resolve_hashed, validate_expression
 from scheduler.cron.parse import CronSchedule, parse_expression
 from scheduler.cron.trigger import StandardCronTrigger, Trigger
+from scheduler.cron.window import fire_minutes_between
 
 __all__ = [
     "CronSchedule",
@@ -30,6 +32,7 @@ __all__ = [
     "build_trigger",
     "describe",
     "dst_warnings",
+    "fire_minutes_between",
     "fire_times_between",
     "has_hashed_field",
     "next_fire_times",

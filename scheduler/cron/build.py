@@ -196,14 +196,16 @@ def fire_times_between(
 ) -> list[datetime]:
     """Fire times in ``[start, end)``, aware, in ``timezone``; at most ``limit`` of them.
 
-    For timelines and lints over a window: the same trigger as ``next_fire_times``, so a
-    window shows what will really run. ``limit`` bounds the work for a schedule that fires
-    every second over a long window.
+    For timelines and lints over a window, which step through thousands of fire times:
+    ``StandardCronTrigger`` in every zone, several times faster per step than APScheduler's
+    CronTrigger, and giving the same times in constant-offset zones (both are tested against
+    cronsim). ``limit`` bounds the work for a schedule that fires every second over a long
+    window.
     """
     _check_aware(start, "start")
     _check_aware(end, "end")
     zone = resolve_zone(timezone)
-    trigger = build_trigger(expression, zone, job_id=job_id)
+    trigger = StandardCronTrigger(parse_expression(resolve_for(expression, job_id)), zone)
     times: list[datetime] = []
     end_utc = end.astimezone(UTC)
     fire_time = trigger.get_next_fire_time(None, start.astimezone(UTC))

@@ -6,8 +6,9 @@ week ahead and warns, suggesting ``H``, which spreads such jobs by their ids. It
 aid for ``validate`` and ``plan``; the running scheduler does not ask it.
 
 It is pure (jobs, ``now`` and the limit in; warnings out) and fast at 10,000 jobs: jobs are
-grouped by the schedule they really run on (``H`` resolved, seconds dropped, zone), so each
-distinct schedule is walked once however many jobs share it.
+grouped by the schedule they really run on (``H`` resolved, and zone), so each distinct
+schedule is counted once however many jobs share it, and a schedule's minutes are counted
+from its value sets rather than by stepping a trigger.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.cron import fire_times_between, parse_expression
-from scheduler.cron.parse import split_fields
+from scheduler.cron import fire_minutes_between
 from scheduler.loader import LoadedJob, LoadResult
 from scheduler.problems import Problem, sorted_problems
 from scheduler.sources import Position
@@ -40,20 +40,11 @@ def _job_line(job: LoadedJob, field: str) -> Position:
     return (job.line, 1)
 
 
-def _minute_schedule(expression: str) -> str:
-    """The expression with only its first second kept: it fires in exactly the same minutes."""
-    if len(expression.split()) != 6:
-        return expression
-    fields = split_fields(expression)
-    fields[0] = str(min(parse_expression(expression).seconds))
-    return " ".join(fields)
-
-
 def _groups(jobs: Iterable[LoadedJob]) -> dict[tuple[str, str], list[LoadedJob]]:
     groups: dict[tuple[str, str], list[LoadedJob]] = defaultdict(list)
     for job in jobs:
         if job.spec.enabled:
-            groups[(_minute_schedule(job.spec.resolved_expression), job.timezone)].append(job)
+            groups[(job.spec.resolved_expression, job.timezone)].append(job)
     return groups
 
 
@@ -65,8 +56,7 @@ def _busy_minutes(
     counts: dict[int, int] = defaultdict(int)
     members: dict[int, list[int]] = defaultdict(list)
     for index, ((expression, zone), jobs) in enumerate(groups):
-        for moment in fire_times_between(expression, start=now, end=end, timezone=zone):
-            minute = (moment - _EPOCH) // _MINUTE
+        for minute in fire_minutes_between(expression, start=now, end=end, timezone=zone):
             counts[minute] += len(jobs)
             members[minute].append(index)
     return {minute: members[minute] for minute, count in counts.items() if count > limit}
@@ -114,16 +104,15 @@ def congestion_problems(
     groups = list(_groups(jobs).items())
     busy = _busy_minutes(groups, now, limit)
 
-    def weight(index: int) -> tuple[int, tuple[str, int]]:
-        first = min(groups[index][1], key=lambda job: (job.file, job.line))
-        return (-len(groups[index][1]), (first.file, first.line))
-
+    weights = [
+        (-len(members), min((job.file, job.line) for job in members)) for _key, members in groups
+    ]
     # A crowded minute is blamed on its biggest schedule: one warning per such schedule, at
     # its first crowded minute, however many others join it there or in later minutes.
     first_minute: dict[int, int] = {}
     occurrences: dict[int, int] = defaultdict(int)
     for minute in sorted(busy):
-        lead = min(busy[minute], key=weight)
+        lead = min(busy[minute], key=weights.__getitem__)
         first_minute.setdefault(lead, minute)
         occurrences[lead] += 1
     problems = []
