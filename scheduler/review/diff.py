@@ -101,6 +101,8 @@ def _field_values(job: LoadedJob) -> dict[str, Any]:
 
 
 def _field_changes(before: LoadedJob, after: LoadedJob) -> tuple[FieldChange, ...]:
+    if before.spec == after.spec and before.timezone == after.timezone:
+        return ()  # most jobs of a change: skip dumping both models
     old, new = _field_values(before), _field_values(after)
     return tuple(
         FieldChange(name, old.get(name), new.get(name))
