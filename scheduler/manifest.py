@@ -6,9 +6,16 @@ from functools import lru_cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from scheduler.cron import validate_expression
+from scheduler.cron import resolve_hashed, validate_expression
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 FUNC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[.:][A-Za-z_][A-Za-z0-9_]*$"
@@ -35,8 +42,19 @@ def _check_timezone(value: str | None) -> str | None:
     return value
 
 
-def _check_cron(value: str) -> str:
-    validate_expression(value)
+# Only what the schema can say about a cron expression: the shape of its fields, and where `H`
+# may stand (a whole field: H, H(a-b), H/n, H(a-b)/n). The validator says the rest.
+_CRON_ITEM = r"(?:\*|[0-9A-GI-Za-z][0-9A-Za-z]*(?:-[0-9A-Za-z]+)?)(?:/[0-9]+)?"
+_CRON_FIELD = rf"(?:H(?:\([0-9A-Za-z]+-[0-9A-Za-z]+\))?(?:/[0-9]+)?|{_CRON_ITEM}(?:,{_CRON_ITEM})*)"
+CRON_SCHEMA_PATTERN = rf"^\s*(?:@[A-Za-z]+|{_CRON_FIELD}(?:\s+{_CRON_FIELD}){{4,5}})\s*$"
+_HASH_STAND_IN = "job"  # checks the form of H when job_id itself is invalid (reported apart)
+
+
+def _check_cron(value: str, info: ValidationInfo) -> str:
+    """Validate with the job id, which ``H`` needs: fields are validated in the order they
+    are declared, so ``job_id`` is in ``info.data`` here unless it was invalid itself."""
+    job_id = info.data.get("job_id")
+    validate_expression(value, job_id=job_id if isinstance(job_id, str) else _HASH_STAND_IN)
     return value
 
 
@@ -84,10 +102,19 @@ class JobSpec(JobOptions):
     job_id: JobId = Field(description="Unique across all manifest files.")
     func: FuncPath = Field(description="Dotted import path (module.attr or module:attr).")
     cron_expression: str = Field(
-        description="Standard cron: 5 fields, or 6 with seconds first, or a macro."
+        description=(
+            "Standard cron: 5 fields, or 6 with seconds first, or a macro; a whole field may be"
+            " H, H(a-b), H/n or H(a-b)/n, a value picked by a stable hash of job_id."
+        ),
+        json_schema_extra={"pattern": CRON_SCHEMA_PATTERN},
     )
 
     _cron_is_valid = field_validator("cron_expression")(_check_cron)
+
+    @property
+    def resolved_expression(self) -> str:
+        """``cron_expression`` with any ``H`` resolved for this job: what really runs."""
+        return resolve_hashed(self.cron_expression, self.job_id)
 
     @property
     def module_name(self) -> str:

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     api_token: str | None = Field(default=None, alias="SCHEDULER_API_TOKEN")
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, alias="SCHEDULER_SHUTDOWN_GRACE")
     reload_debounce_ms: int = Field(default=50, ge=0, alias="SCHEDULER_RELOAD_DEBOUNCE_MS")
+    congestion_limit: int = Field(default=20, ge=1, alias="SCHEDULER_CONGESTION_LIMIT")
 
     @field_validator("allowed_modules", mode="before")
     @classmethod

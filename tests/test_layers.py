@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime.definition",),
     ("runtime.plan",),
     ("store",),
+    ("review",),
     ("loader",),
     ("sources",),
     ("manifest",),

@@ -1,7 +1,7 @@
-"""Command line: ``scheduler validate|run|list|next|trigger|schema|history|pause|resume``.
+"""Command line: validate, run, list, next, trigger, schema, history, pause, resume, plan, timeline.
 
 Only this package prints, picks exit codes and renders problems. Exit 0 ok, 1 invalid input
-or a failed job, 2 usage error.
+or a failed job, 2 usage error (3: ``plan --exit-code`` with changes).
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from scheduler.cli import commands, service_commands, store_commands
+from scheduler.cli import (
+    commands,
+    plan_commands,
+    service_commands,
+    store_commands,
+    timeline_commands,
+)
 from scheduler.errors import SchedulerError
 
 EXIT_OK = 0
@@ -32,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     store_commands.add_history(sub)
     store_commands.add_pause(sub)
     store_commands.add_resume(sub)
+    plan_commands.add_plan(sub)
+    timeline_commands.add_timeline(sub)
     return parser
 
 

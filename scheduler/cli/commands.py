@@ -14,8 +14,10 @@ from scheduler.cli import render
 from scheduler.clock import SYSTEM_CLOCK
 from scheduler.errors import InvalidCronExpression
 from scheduler.loader import LoadResult, ManifestLoader
+from scheduler.loader.locate import FieldLocator
 from scheduler.manifest import is_known_timezone, manifest_json_schema
 from scheduler.problems import render_problem
+from scheduler.review import with_congestion
 from scheduler.settings import load_settings
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -47,6 +49,7 @@ def add_next(sub: Any) -> None:
         "--after", type=_aware_datetime, default=None, help="ISO datetime (default: now)"
     )
     parser.add_argument("--tz", default=None, help="IANA timezone (default: SCHEDULER_TIMEZONE)")
+    parser.add_argument("--job-id", default=None, help="the job id that resolves H fields")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(handler=run_next)
 
@@ -109,6 +112,9 @@ def run_validate(args: argparse.Namespace) -> int:
         import_check=not args.no_import_check,
     )
     result = loader.load(paths)
+    locate = FieldLocator().locate
+    now = SYSTEM_CLOCK.now()
+    result = with_congestion(result, now=now, limit=settings.congestion_limit, locate=locate)
     summary = _summarize(result)
     if args.format == "json":
         print(render.validation_json(summary, result.problems, _job_to_json(result)))
@@ -130,22 +136,30 @@ def run_next(args: argparse.Namespace) -> int:
         print(f"error: unknown timezone {zone!r}", file=sys.stderr)
         return EXIT_USAGE
     after = args.after or SYSTEM_CLOCK.now()
+    job_id = args.job_id
     try:
-        times = cron.next_fire_times(args.expression, after=after, count=args.count, timezone=zone)
-        description = cron.describe(args.expression)
+        resolved = cron.resolve_hashed(args.expression, job_id) if job_id else args.expression
+        times = cron.next_fire_times(resolved, after=after, count=args.count, timezone=zone)
+        description = cron.describe(resolved)
     except InvalidCronExpression as error:
-        print(f"error: {args.expression!r}: {error.reason}", file=sys.stderr)
+        hint = " (give --job-id)" if cron.has_hashed_field(args.expression) and not job_id else ""
+        print(f"error: {args.expression!r}: {error.reason}{hint}", file=sys.stderr)
         return EXIT_INVALID
     if args.format == "json":
-        document = {
+        document: dict[str, Any] = {
             "expression": args.expression,
             "description": description,
             "timezone": zone,
             "next": [moment.isoformat() for moment in times],
         }
+        if job_id:
+            document |= {"job_id": job_id, "resolved_expression": resolved}
         print(json.dumps(document, indent=2))
         return EXIT_OK
-    print(f"{args.expression}: {description} ({zone})")
+    shown = args.expression
+    if resolved != args.expression:
+        shown = f"{args.expression} ({resolved} for {job_id})"
+    print(f"{shown}: {description} ({zone})")
     for moment in times:
         print(f"  {moment.isoformat()}  {moment:%a}")
     return EXIT_OK

@@ -46,6 +46,17 @@ def github_line(problem: Problem) -> str:
     return f"::{problem.severity} {','.join(properties)}::{message}"
 
 
+def github_command(command: str, message: str, **properties: str | int | None) -> str:
+    """Any GitHub Actions workflow command (``::notice file=..,line=..::message``), escaped."""
+    given = [
+        f"{name}={_escape_github_property(str(value))}"
+        for name, value in properties.items()
+        if value is not None
+    ]
+    separator = " " if given else ""
+    return f"::{command}{separator}{','.join(given)}::{_escape_github_data(message)}"
+
+
 def problem_to_json(problem: Problem) -> dict[str, Any]:
     """A stable JSON object for one problem."""
     return {

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from scheduler.cli import render
 from scheduler.cli.process_exit import finish_process, force_exit_on
+from scheduler.cron import resolve_hashed
 from scheduler.loader import LoadResult
 from scheduler.logs import configure_logging
 from scheduler.problems import Problem, render_problem
@@ -120,11 +121,22 @@ def _when(moment: datetime | None, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).isoformat() if moment is not None else "-"
 
 
+def _cron(job: JobView) -> str:
+    """The expression as written, and beside it what ``H`` resolved it to."""
+    resolved = resolve_hashed(job.cron_expression, job.job_id)
+    return (
+        job.cron_expression
+        if resolved == job.cron_expression
+        else f"{job.cron_expression} ({resolved})"
+    )
+
+
 def _job_json(job: JobView) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "func": job.func,
         "cron_expression": job.cron_expression,
+        "resolved_expression": resolve_hashed(job.cron_expression, job.job_id),
         "description": job.description,
         "timezone": job.timezone,
         "enabled": job.enabled,
@@ -151,7 +163,7 @@ def _job_table(jobs: Sequence[JobView]) -> Table:
         table.add_row(
             job.job_id,
             _state(job),
-            job.cron_expression,
+            _cron(job),
             job.timezone,
             _when(job.next_run_at, job.timezone),
             source,

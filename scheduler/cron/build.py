@@ -16,11 +16,18 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from scheduler.cron.hashed import resolve_for
 from scheduler.cron.parse import CronSchedule, consecutive_runs, days_occur, parse_expression
 from scheduler.cron.trigger import StandardCronTrigger, Trigger
 from scheduler.cron.zones import has_constant_offset, resolve_zone
 
-__all__ = ["SharedTrigger", "build_trigger", "next_fire_times", "shared_trigger"]
+__all__ = [
+    "SharedTrigger",
+    "build_trigger",
+    "fire_times_between",
+    "next_fire_times",
+    "shared_trigger",
+]
 
 _APS_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MICROSECOND = timedelta(microseconds=1)
@@ -78,15 +85,19 @@ def _apscheduler_trigger(schedule: CronSchedule, zone: tzinfo, jitter: float | N
 
 
 def build_trigger(
-    expression: str, timezone: str | tzinfo = "UTC", *, jitter: float | None = None
+    expression: str,
+    timezone: str | tzinfo = "UTC",
+    *,
+    jitter: float | None = None,
+    job_id: str | None = None,
 ) -> Trigger:
     """An APScheduler 3 trigger for a standard cron expression in ``timezone``.
 
     Constant-offset zones get APScheduler's CronTrigger (or an OrTrigger of two for the
     day OR rule); zones with DST get ``StandardCronTrigger``, since CronTrigger is wrong
-    next to transitions there.
+    next to transitions there. ``H`` fields are resolved for ``job_id`` first.
     """
-    schedule = parse_expression(expression)
+    schedule = parse_expression(resolve_for(expression, job_id))
     zone = resolve_zone(timezone)
     if has_constant_offset(zone):
         return _apscheduler_trigger(schedule, _plain_utc(zone), jitter)
@@ -146,18 +157,23 @@ def shared_trigger(trigger: Trigger) -> Trigger:
 
 
 def next_fire_times(
-    expression: str, *, after: datetime, count: int, timezone: str | tzinfo = "UTC"
+    expression: str,
+    *,
+    after: datetime,
+    count: int,
+    timezone: str | tzinfo = "UTC",
+    job_id: str | None = None,
 ) -> list[datetime]:
     """The next ``count`` fire times strictly after ``after``, aware, in ``timezone``.
 
-    Uses the trigger ``build_trigger`` returns, so previews show what will really run.
+    Uses the trigger ``build_trigger`` returns, so previews show what will really run;
+    ``H`` fields are resolved for ``job_id``.
     """
-    if after.tzinfo is None or after.utcoffset() is None:
-        raise ValueError("'after' must be a timezone-aware datetime")
+    _check_aware(after, "after")
     if count < 0:
         raise ValueError(f"'count' must be 0 or more, got {count}")
     zone = resolve_zone(timezone)
-    trigger = build_trigger(expression, zone)
+    trigger = build_trigger(expression, zone, job_id=job_id)
     times: list[datetime] = []
     after_utc = after.astimezone(UTC)  # arithmetic on local times would lose the fold
     while len(times) < count:
@@ -167,3 +183,41 @@ def next_fire_times(
         times.append(fire_time.astimezone(zone))
         after_utc = fire_time.astimezone(UTC)
     return times
+
+
+def fire_times_between(
+    expression: str,
+    *,
+    start: datetime,
+    end: datetime,
+    timezone: str | tzinfo = "UTC",
+    job_id: str | None = None,
+    limit: int | None = None,
+) -> list[datetime]:
+    """Fire times in ``[start, end)``, aware, in ``timezone``; at most ``limit`` of them.
+
+    For timelines and lints over a window, which step through thousands of fire times:
+    ``StandardCronTrigger`` in every zone, several times faster per step than APScheduler's
+    CronTrigger, and giving the same times in constant-offset zones (both are tested against
+    cronsim). ``limit`` bounds the work for a schedule that fires every second over a long
+    window.
+    """
+    _check_aware(start, "start")
+    _check_aware(end, "end")
+    zone = resolve_zone(timezone)
+    trigger = StandardCronTrigger(parse_expression(resolve_for(expression, job_id)), zone)
+    times: list[datetime] = []
+    end_utc = end.astimezone(UTC)
+    fire_time = trigger.get_next_fire_time(None, start.astimezone(UTC))
+    while fire_time is not None and fire_time < end_utc:
+        if limit is not None and len(times) >= limit:
+            break
+        times.append(fire_time.astimezone(zone))
+        following = fire_time.astimezone(UTC) + _MICROSECOND
+        fire_time = trigger.get_next_fire_time(None, following)
+    return times
+
+
+def _check_aware(moment: datetime, name: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name!r} must be a timezone-aware datetime")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from cron_descriptor import ExpressionDescriptor, Options
 
 from scheduler.clock import SYSTEM_CLOCK
+from scheduler.cron.hashed import resolve_for
 from scheduler.cron.parse import CronSchedule, consecutive_runs, parse_expression, split_fields
 from scheduler.cron.trigger import WallClockMatcher
 from scheduler.cron.zones import OffsetPiece, has_constant_offset, offset_pieces, resolve_zone
@@ -58,8 +59,12 @@ def _describable(parts: list[str], schedule: CronSchedule) -> str:
     return " ".join([*fields, "*"])  # 7 fields: no guessing whether 6 means seconds or year
 
 
-def describe(expression: str) -> str:
-    """Plain English for an expression, 24-hour clock ("At 09:00, Monday through Friday")."""
+def describe(expression: str, *, job_id: str | None = None) -> str:
+    """Plain English for an expression, 24-hour clock ("At 09:00, Monday through Friday").
+
+    ``H`` fields are resolved for ``job_id`` first: the text says when the job really runs.
+    """
+    expression = resolve_for(expression, job_id)
     schedule = parse_expression(expression)
     options = Options()
     options.use_24hour_time_format = True
@@ -114,14 +119,20 @@ def _transition_warning(
 
 
 def dst_warnings(
-    expression: str, timezone: str | tzinfo, *, now: datetime | None = None, years: int = 3
+    expression: str,
+    timezone: str | tzinfo,
+    *,
+    now: datetime | None = None,
+    years: int = 3,
+    job_id: str | None = None,
 ) -> list[str]:
     """Warnings for a fixed-time schedule that hits a DST gap or fold in the next ``years``.
 
     One message per kind (gap, fold), naming the first date it happens; jobs whose minute
-    or hour field begins with ``*`` follow the clock and get none.
+    or hour field begins with ``*`` follow the clock and get none. ``H`` is resolved for
+    ``job_id``.
     """
-    schedule = parse_expression(expression)
+    schedule = parse_expression(resolve_for(expression, job_id))
     zone = resolve_zone(timezone)
     if not schedule.is_fixed_time or has_constant_offset(zone):
         return []

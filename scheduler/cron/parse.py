@@ -1,8 +1,7 @@
 """Parse the standard cron dialect (Vixie/Debian) into a ``CronSchedule`` of value sets.
 
-Kept apart from triggers and zones so that validation (``validate_expression``, called by the
-manifest models for every job) needs nothing but this module; its errors name the field and the
-value, as DESIGN section 3 asks.
+Kept apart from triggers and zones so that validation (called by the manifest models for every
+job) needs nothing but this module and ``hashed``; its errors name the field and the value.
 """
 
 from __future__ import annotations
@@ -14,13 +13,17 @@ from datetime import date
 from scheduler.errors import InvalidCronExpression
 
 __all__ = [
+    "FIELDS",
     "MACROS",
     "CronSchedule",
+    "FieldSpec",
+    "InvalidPart",
     "consecutive_runs",
     "days_occur",
+    "field_step",
+    "field_value",
     "parse_expression",
     "split_fields",
-    "validate_expression",
 ]
 
 MACROS = {
@@ -51,12 +54,14 @@ _MONTH_NAMES = (
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-class _Reason(Exception):
+class InvalidPart(Exception):
     """Why a piece of an expression is invalid; becomes ``InvalidCronExpression``."""
 
 
 @dataclass(frozen=True, slots=True)
-class _FieldSpec:
+class FieldSpec:
+    """One field of an expression: its name as errors say it, its range and its names."""
+
     name: str
     low: int
     high: int
@@ -64,13 +69,13 @@ class _FieldSpec:
     names_start: int = 0
 
 
-_FIELDS = (
-    _FieldSpec("second", 0, 59),
-    _FieldSpec("minute", 0, 59),
-    _FieldSpec("hour", 0, 23),
-    _FieldSpec("day-of-month", 1, 31),
-    _FieldSpec("month", 1, 12, _MONTHS, 1),
-    _FieldSpec("day-of-week", 0, 7, _DAYS, 0),
+FIELDS = (
+    FieldSpec("second", 0, 59),
+    FieldSpec("minute", 0, 59),
+    FieldSpec("hour", 0, 23),
+    FieldSpec("day-of-month", 1, 31),
+    FieldSpec("month", 1, 12, _MONTHS, 1),
+    FieldSpec("day-of-week", 0, 7, _DAYS, 0),
 )
 
 
@@ -121,69 +126,73 @@ def split_fields(expression: str) -> list[str]:
     text = expression.strip()
     if text.startswith("@"):
         if text.lower() == "@reboot":
-            raise _Reason("'@reboot' is not supported (it is not a time schedule)")
+            raise InvalidPart("'@reboot' is not supported (it is not a time schedule)")
         if text.lower() not in MACROS:
-            raise _Reason(f"unknown macro {text!r}; expected one of {', '.join(MACROS)}")
+            raise InvalidPart(f"unknown macro {text!r}; expected one of {', '.join(MACROS)}")
         text = MACROS[text.lower()]
     parts = text.split()
     if len(parts) not in (5, 6):
-        raise _Reason(f"expected 5 fields (or 6 with seconds first), got {len(parts)}")
+        raise InvalidPart(f"expected 5 fields (or 6 with seconds first), got {len(parts)}")
     return parts if len(parts) == 6 else ["0", *parts]
 
 
-def _value(spec: _FieldSpec, text: str) -> int:
+def field_value(spec: FieldSpec, text: str) -> int:
     """One number or name of a field, range-checked."""
     if text.isascii() and text.isdigit():
         number = int(text)
         if not spec.low <= number <= spec.high:
-            raise _Reason(f"{spec.name} {number} is out of range {spec.low}-{spec.high}")
+            raise InvalidPart(f"{spec.name} {number} is out of range {spec.low}-{spec.high}")
         return number
+    if text.startswith("H"):
+        raise InvalidPart(f"{spec.name} {text!r}: 'H' needs a job id to pick its value")
     upper = text.upper()
     if upper in spec.names:
         return spec.names.index(upper) + spec.names_start
     letters = upper.strip("0123456789")
     if letters in ("L", "W", "LW", "WL"):
-        raise _Reason(f"'{letters[0]}' is not supported (standard cron only)")
+        raise InvalidPart(f"'{letters[0]}' is not supported (standard cron only)")
     kind = f" or a name ({spec.names[0]}-{spec.names[-1]})" if spec.names else ""
-    raise _Reason(f"{spec.name} value {text!r} is not a number{kind}")
+    raise InvalidPart(f"{spec.name} value {text!r} is not a number{kind}")
 
 
-def _step(spec: _FieldSpec, text: str) -> int:
+def field_step(spec: FieldSpec, text: str) -> int:
     if not (text.isascii() and text.isdigit()):
-        raise _Reason(f"{spec.name} step {text!r} is not a number")
+        raise InvalidPart(f"{spec.name} step {text!r} is not a number")
     if int(text) == 0:
-        raise _Reason(f"{spec.name} step 0 is not allowed (use 1 or more)")
+        raise InvalidPart(f"{spec.name} step 0 is not allowed (use 1 or more)")
     return int(text)
 
 
-def _term_values(spec: _FieldSpec, term: str) -> range:
+def _term_values(spec: FieldSpec, term: str) -> range:
     """Values of one list item, stepping as cronsim does (``a/n`` and ``a-a/n`` run to the max)."""
     for symbol in "#?":
         if symbol in term:
-            raise _Reason(f"'{symbol}' is not supported (standard cron only)")
+            raise InvalidPart(f"'{symbol}' is not supported (standard cron only)")
     base, slash, step_text = term.partition("/")
-    step = _step(spec, step_text) if slash else 1
+    step = field_step(spec, step_text) if slash else 1
     if base == "*":
         return range(spec.low, spec.high + 1, step)
     if "-" in base:
         low_text, _, high_text = base.partition("-")
         if not low_text or not high_text:
-            raise _Reason(f"{spec.name} range {base!r} is incomplete")
-        low, high = _value(spec, low_text), _value(spec, high_text)
+            raise InvalidPart(f"{spec.name} range {base!r} is incomplete")
+        low, high = field_value(spec, low_text), field_value(spec, high_text)
         if high < low:
-            raise _Reason(f"{spec.name} range {base} runs backwards (wrap-around is not supported)")
+            raise InvalidPart(
+                f"{spec.name} range {base} runs backwards (wrap-around is not supported)"
+            )
     else:
-        low = high = _value(spec, base)
+        low = high = field_value(spec, base)
     if slash and low == high:
         high = spec.high
     return range(low, high + 1, step)
 
 
-def _field_values(spec: _FieldSpec, text: str) -> frozenset[int]:
+def _field_values(spec: FieldSpec, text: str) -> frozenset[int]:
     values: set[int] = set()
     for term in text.split(","):
         if not term:
-            raise _Reason(f"{spec.name} {text!r} has an empty list item")
+            raise InvalidPart(f"{spec.name} {text!r} has an empty list item")
         values.update(_term_values(spec, term))
     return frozenset(values)
 
@@ -202,7 +211,7 @@ def _check_fires(schedule: CronSchedule, day_text: str) -> None:
     months = sorted(schedule.months)
     names = [_MONTH_NAMES[month - 1] for month in months]
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-    raise _Reason(f"never fires: day-of-month {day_text} does not occur in {listed}")
+    raise InvalidPart(f"never fires: day-of-month {day_text} does not occur in {listed}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -215,7 +224,7 @@ def parse_expression(expression: str) -> CronSchedule:
     try:
         parts = split_fields(expression)
         second, minute, hour, day, month, weekday = (
-            _field_values(spec, text) for spec, text in zip(_FIELDS, parts, strict=True)
+            _field_values(spec, text) for spec, text in zip(FIELDS, parts, strict=True)
         )
         schedule = CronSchedule(
             seconds=second,
@@ -231,14 +240,9 @@ def parse_expression(expression: str) -> CronSchedule:
             expression=expression,
         )
         _check_fires(schedule, parts[3])
-    except _Reason as reason:
+    except InvalidPart as reason:
         raise InvalidCronExpression(expression, str(reason)) from reason
     return schedule
-
-
-def validate_expression(expression: str) -> None:
-    """Raise ``InvalidCronExpression`` unless ``expression`` is valid (cached via the parser)."""
-    parse_expression(expression)
 
 
 def consecutive_runs(values: list[int]) -> list[tuple[int, int]]:

@@ -11,7 +11,8 @@ per file on a reload), ``files`` (discovery, reading, where a changed path belon
 ``documents`` (a file's data -> job entries; pydantic errors and duplicate keys -> located
 problems), ``messages`` (problem wording, did-you-mean), ``scope`` (one file's problems and
 positions), ``imports`` (the allowlist, import and signature binding of ``func``) and
-``results`` (``LoadResult``).
+``results`` (``LoadResult``), and ``locate`` (``FieldLocator``: where a loaded job's field was
+written, asked after a load by reports about a few jobs).
 """
 
 from __future__ import annotations

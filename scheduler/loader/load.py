@@ -185,7 +185,7 @@ class ManifestLoader:
         Memoized per ``load()``: many jobs share an expression and zone, and the warnings
         name dates relative to today, so they are not kept across loads.
         """
-        memo_key = (spec.cron_expression, timezone)
+        memo_key = (spec.resolved_expression, timezone)
         warnings = self._dst_memo.get(memo_key)
         if warnings is None:
             warnings = self._dst_memo[memo_key] = tuple(cron.dst_warnings(*memo_key))

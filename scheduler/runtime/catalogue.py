@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scheduler.cron import Trigger, build_trigger, validate_expression
+from scheduler.cron import Trigger, build_trigger, resolve_hashed, validate_expression
 from scheduler.cron.build import shared_trigger
 from scheduler.errors import DuplicateJob, JobNotFound, SchedulerError
 from scheduler.loader import LoadedJob, LoadResult
@@ -164,7 +164,7 @@ class JobCatalogue:
             raise DuplicateJob(job_id)
         if not callable(func):
             raise TypeError(f"func of job {job_id!r} is not callable: {func!r}")
-        validate_expression(cron_expression)
+        validate_expression(cron_expression, job_id=job_id)
         options = (job_options or JobOptions()).model_copy(
             update={"args": list(args), "kwargs": dict(kwargs)} if args or kwargs else {}
         )
@@ -226,9 +226,11 @@ class JobCatalogue:
 
 
 def trigger_for(definition: JobDefinition) -> Trigger:
-    """The definition's trigger, shared with every job on the same schedule."""
+    """The definition's trigger, shared with every job on the same schedule (``H`` resolved
+    for its job id, so jobs that resolve alike share one too)."""
     jitter = definition.options.jitter or None
-    return _shared_trigger(definition.cron_expression, definition.timezone, jitter)
+    expression = resolve_hashed(definition.cron_expression, definition.job_id)
+    return _shared_trigger(expression, definition.timezone, jitter)
 
 
 def with_conflicts(result: LoadResult, registered_ids: frozenset[str]) -> LoadResult:
