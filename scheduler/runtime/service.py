@@ -153,6 +153,8 @@ class SchedulerService:
             contestable=self._contestable,
         )
         self._pause_writes: dict[str, Pause | None] = {}
+        self._claims_lost = 0
+        self._reload_listeners: tuple[Callable[[ReloadStatus], object], ...] = ()
         self._started = False
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -542,6 +544,16 @@ class SchedulerService:
         """Occurrences skipped because the store could not be reached (for metrics)."""
         return self._fleet.unavailable_count
 
+    @property
+    def claims_lost(self) -> int:
+        """Occurrences another process claimed first (for metrics)."""
+        return self._claims_lost
+
+    @on_loop
+    def add_reload_listener(self, listener: Callable[[ReloadStatus], object]) -> None:
+        """Call ``listener(status)`` after every load or reload, applied or refused."""
+        self._reload_listeners = (*self._reload_listeners, listener)
+
     # -- firing through the store ----------------------------------------------------------
 
     async def _run_claimed(
@@ -582,6 +594,8 @@ class SchedulerService:
             return record
         if outcome.result is ClaimResult.BUSY and outcome.record is not None:
             return self._runner.note(outcome.record)  # this process recorded the skip
+        if outcome.result is ClaimResult.LOST:
+            self._claims_lost += 1
         logger.debug(
             "job %s scheduled_for=%s: %s",
             request.job_id,
@@ -715,7 +729,15 @@ class SchedulerService:
         status = change.status(self._clock.now(), result.problems)
         recovered = self.last_reload is not None and not self.last_reload.ok
         _log_applied(status, announce=announce or recovered)
+        return self._reloaded(status)
+
+    def _reloaded(self, status: ReloadStatus) -> ReloadStatus:
         self.last_reload = status
+        for listener in self._reload_listeners:
+            try:
+                listener(status)
+            except Exception:
+                logger.exception("reload listener %r failed", listener)
         return status
 
     def _reject(self, problems: tuple[Problem, ...], log_problems: bool) -> ReloadStatus:
@@ -728,8 +750,7 @@ class SchedulerService:
             )
         else:  # a first load: nothing runs yet, and the caller renders the problems
             logger.debug("manifests rejected (%d error(s)); nothing was applied", len(errors))
-        self.last_reload = ReloadStatus(self._clock.now(), False, problems)
-        return self.last_reload
+        return self._reloaded(ReloadStatus(self._clock.now(), False, problems))
 
     # -- APScheduler plumbing --------------------------------------------------------------
 
