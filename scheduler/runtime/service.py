@@ -19,11 +19,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import getpass
 import logging
-import socket
 from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -54,15 +52,15 @@ from scheduler.runtime.catalogue import (
     JobCatalogue,
     Snapshot,
     first_fire_time,
-    occurrence_trigger,
     trigger_for,
 )
-from scheduler.runtime.catchup import Backlog, backlog
+from scheduler.runtime.claiming import ClaimedRuns
 from scheduler.runtime.definition import JobDefinition
 from scheduler.runtime.execution import JobRunner, RunListener
-from scheduler.runtime.fleet import Fleet, skipped_for_store
+from scheduler.runtime.fleet import Fleet
+from scheduler.runtime.pausing import PauseKeeper
 from scheduler.settings import Settings, load_settings
-from scheduler.store import ClaimRequest, ClaimResult, StateStore, store_for_settings
+from scheduler.store import ClaimRequest, StateStore, store_for_settings
 
 logger = logging.getLogger(__name__)
 
@@ -149,11 +147,15 @@ class SchedulerService:
             clock=clock,
             node=current_node(),
             history_limit=self.settings.history_limit,
-            on_pauses=self._apply_pauses,
-            contestable=self._contestable,
+            on_pauses=lambda pauses: self._pauses.apply(pauses),
+            contestable=lambda: self._claims.contestable(),
         )
-        self._pause_writes: dict[str, Pause | None] = {}
-        self._claims_lost = 0
+        self._pauses = PauseKeeper(
+            self._catalogue, self._fleet, clock, hold=self._hold, release=self._release
+        )
+        self._claims = ClaimedRuns(
+            self._runner, self._fleet, self._catalogue, clock, own=self._own, worker=self._loading
+        )
         self._reload_listeners: tuple[Callable[[ReloadStatus], object], ...] = ()
         self._started = False
         self._closed = False
@@ -212,7 +214,7 @@ class SchedulerService:
         self._scheduler.start(paused=paused)
         self._started = True
         self._fleet.start()
-        self._own(self._catch_up(), "catch-up")
+        self._own(self._claims.catch_up(), "catch-up")
         enabled = sum(1 for job in self._catalogue.jobs.values() if job.options.enabled)
         logger.info("scheduler started: %d job(s), %d enabled", len(self._catalogue.jobs), enabled)
 
@@ -319,20 +321,20 @@ class SchedulerService:
         It holds here at once; the store is written in the background (``await pause()``
         waits for it). A pause survives reloads and restarts.
         """
-        pause = self._pause_here(job_id, reason, who)
+        pause = self._pauses.pause_here(job_id, reason, who)
         self._own(self._write_pause(job_id, pause), f"pause-{job_id}")
 
     @on_loop
     def resume_job(self, job_id: str) -> None:
         """Fire a paused job again, from its next occurrence after now, on every process."""
-        self._resume_here(job_id)
+        self._pauses.resume_here(job_id)
         self._own(self._write_pause(job_id, None), f"resume-{job_id}")
 
     async def pause(
         self, job_id: str, *, reason: str | None = None, who: str | None = None
     ) -> Pause:
         """``pause_job``, returning once the store holds the pause; raises ``StoreError``."""
-        pause = self._pause_here(job_id, reason, who)
+        pause = self._pauses.pause_here(job_id, reason, who)
         await self._write_pause(job_id, pause, log_failure=False)
         return pause
 
@@ -340,8 +342,7 @@ class SchedulerService:
         """``resume_job``, returning the pause lifted once the store has it.
 
         Raises ``StoreError``."""
-        lifted = self._catalogue.paused.get(job_id)
-        self._resume_here(job_id)
+        lifted = self._pauses.resume_here(job_id)
         await self._write_pause(job_id, None, log_failure=False)
         return lifted
 
@@ -349,68 +350,31 @@ class SchedulerService:
         """Read the fleet's pauses from the store now (a running service does it every
         second by itself); for a service that is not started, such as ``scheduler list``."""
         await self.open()
-        self._apply_pauses(await self._fleet.pauses())
-
-    def _pause_here(self, job_id: str, reason: str | None, who: str | None) -> Pause:
-        pause = Pause(job_id, self._clock.now(), who or default_operator(), reason)
-        self._catalogue.pause(pause)
-        self._pause_writes[job_id] = pause
-        if self._scheduler.get_job(job_id) is not None:
-            self._scheduler.modify_job(job_id, next_run_time=None)
-        return pause
-
-    def _resume_here(self, job_id: str) -> None:
-        self._catalogue.resume(job_id)
-        self._pause_writes[job_id] = None
-        scheduled = self._scheduler.get_job(job_id)
-        if scheduled is not None:
-            next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
-            self._scheduler.modify_job(job_id, next_run_time=next_run)
+        self._pauses.apply(await self._fleet.pauses())
 
     async def _write_pause(
         self, job_id: str, pause: Pause | None, *, log_failure: bool = True
     ) -> None:
-        """Write a pause (``None``: its lifting) to the store, keeping it here meanwhile."""
         try:
-            if not self._store_open:
-                await self.open()
-            if pause is None:
-                await self._fleet.resume(job_id)
-            else:
-                await self._fleet.pause(job_id, who=pause.who, reason=pause.reason)
+            await self.open()
         except SchedulerError as exc:
             if not log_failure:
                 raise
             logger.error("job %s: could not write the pause to the store: %s", job_id, exc)
-        finally:
-            if self._pause_writes.get(job_id, pause) is pause:
-                self._pause_writes.pop(job_id, None)
-
-    def _apply_pauses(self, pauses: dict[str, Pause]) -> None:
-        """The fleet's pauses, read from the store: hold and lift them here too."""
-        wanted = dict(pauses)
-        for job_id, pending in self._pause_writes.items():  # ours, not yet in the store
-            if pending is None:
-                wanted.pop(job_id, None)
-            else:
-                wanted[job_id] = pending
-        current = self._catalogue.paused
-        if wanted.keys() == current.keys():
-            current.update(wanted)
             return
-        for job_id in wanted.keys() - current.keys():
-            if job_id in self._catalogue.jobs:
-                logger.info("job %s paused (in the store, by %s)", job_id, wanted[job_id].who)
-                if self._scheduler.get_job(job_id) is not None:
-                    self._scheduler.modify_job(job_id, next_run_time=None)
-        lifted = current.keys() - wanted.keys()
-        self._catalogue.paused = wanted
-        for job_id in lifted:
-            scheduled = self._scheduler.get_job(job_id)
-            if scheduled is not None:
-                logger.info("job %s resumed (in the store)", job_id)
-                next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
-                self._scheduler.modify_job(job_id, next_run_time=next_run)
+        await self._pauses.write(job_id, pause, log_failure=log_failure)
+
+    def _hold(self, job_id: str) -> None:
+        """Keep a job on the schedule without a next run (paused)."""
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.modify_job(job_id, next_run_time=None)
+
+    def _release(self, job_id: str) -> None:
+        """Give a held job its next run after now again."""
+        scheduled = self._scheduler.get_job(job_id)
+        if scheduled is not None:
+            next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
+            self._scheduler.modify_job(job_id, next_run_time=next_run)
 
     @on_loop
     def remove_job(self, job_id: str) -> None:
@@ -496,7 +460,7 @@ class SchedulerService:
         definition = self._catalogue.require(request.job_id)
         try:
             await self.open()
-            record = await self._claim_and_run(definition, request)
+            record = await self._claims.claim_and_run(definition, request)
         except asyncio.CancelledError:
             last = self._runner.last_runs.get(definition.job_id)
             if last is None or last.run_id != request.run_id:
@@ -547,100 +511,12 @@ class SchedulerService:
     @property
     def claims_lost(self) -> int:
         """Occurrences another process claimed first (for metrics)."""
-        return self._claims_lost
+        return self._claims.lost
 
     @on_loop
     def add_reload_listener(self, listener: Callable[[ReloadStatus], object]) -> None:
         """Call ``listener(status)`` after every load or reload, applied or refused."""
         self._reload_listeners = (*self._reload_listeners, listener)
-
-    # -- firing through the store ----------------------------------------------------------
-
-    async def _run_claimed(
-        self, definition: JobDefinition, run_times: list[datetime]
-    ) -> list[RunRecord]:
-        """Claim each due occurrence in the store; run the ones this process won."""
-        records = []
-        for run_time in run_times:
-            request = ClaimRequest(
-                definition.job_id,
-                run_time.astimezone(UTC),
-                RunKind.SCHEDULED,
-                definition.options.max_instances,
-            )
-            record = await self._claim_and_run(definition, request)
-            if record is not None:
-                records.append(record)
-        return records
-
-    async def _claim_and_run(
-        self, definition: JobDefinition, request: ClaimRequest
-    ) -> RunRecord | None:
-        """One occurrence: misfire check, claim, then run it if won; None when it was not
-        this process's to run (another won it, or the job is paused fleet-wide)."""
-        if request.kind is RunKind.SCHEDULED:
-            missed = self._runner.misfire(definition, request.scheduled_for)
-            if missed is not None:
-                self._fleet.note(missed)
-                return missed
-        outcome = await self._fleet.claim(request)
-        if outcome is None:
-            return self._runner.note(skipped_for_store(request))
-        if outcome.result is ClaimResult.WON:
-            record = await self._runner.run(
-                definition, request.scheduled_for, kind=request.kind, run_id=request.run_id
-            )
-            self._fleet.finish(record)
-            return record
-        if outcome.result is ClaimResult.BUSY and outcome.record is not None:
-            return self._runner.note(outcome.record)  # this process recorded the skip
-        if outcome.result is ClaimResult.LOST:
-            self._claims_lost += 1
-        logger.debug(
-            "job %s scheduled_for=%s: %s",
-            request.job_id,
-            request.scheduled_for.isoformat(),
-            "paused in the store" if outcome.result is ClaimResult.PAUSED else "not ours to run",
-            extra={"job_id": request.job_id},
-        )
-        return None
-
-    async def _catch_up(self) -> None:
-        """On start: run each ``catchup`` job's latest unattended occurrence once, and record
-        the other occurrences that passed with no process running as one ``missed`` row each."""
-        jobs = [job for job in self._catalogue.jobs.values() if job.options.enabled]
-        if not jobs:
-            return
-        now = self._clock.now()
-        latest = await self._fleet.latest_scheduled_for([job.job_id for job in jobs])
-        known = [job for job in jobs if job.job_id in latest]
-        loop = asyncio.get_running_loop()
-        backlogs = await loop.run_in_executor(self._loading, _backlogs, known, latest, now)
-        missed = [item.missed for item in backlogs if item.missed is not None]
-        for record in await self._fleet.record_missed(missed):
-            self._runner.note(record)
-        for item in backlogs:
-            if item.catch_up_at is not None:
-                definition = self._catalogue.jobs.get(item.job_id)
-                if definition is None:
-                    continue
-                request = ClaimRequest(
-                    item.job_id, item.catch_up_at, RunKind.CATCHUP, definition.options.max_instances
-                )
-                self._own(self._claim_and_run(definition, request), f"catch-up-{item.job_id}")
-
-    def _contestable(self) -> timedelta:
-        """How long a past occurrence may still be claimed: the largest misfire grace."""
-        graces = [
-            job.options.misfire_grace_time
-            for job in self._catalogue.jobs.values()
-            if job.options.misfire_grace_time is not None
-        ]
-        unlimited = any(
-            job.options.misfire_grace_time is None for job in self._catalogue.jobs.values()
-        )
-        seconds = 86_400 if unlimited else max([60, *graces])
-        return timedelta(seconds=seconds)
 
     def _own(self, work: Coroutine[Any, Any, _T], name: str) -> asyncio.Task[_T]:
         """Run ``work`` in a task the service keeps (shutdown waits for it a moment)."""
@@ -793,7 +669,7 @@ class SchedulerService:
         self, job_id: str, run_times: list[datetime]
     ) -> Coroutine[Any, Any, list[RunRecord]]:
         """Claim and run the due occurrences of a job (inside APScheduler's job processing)."""
-        return self._run_claimed(self._catalogue.jobs[job_id], run_times)
+        return self._claims.run_due(self._catalogue.jobs[job_id], run_times)
 
     def _view(self, definition: JobDefinition, scheduled: Any) -> JobView:
         next_run: datetime | None = getattr(scheduled, "next_run_time", None)
@@ -813,35 +689,6 @@ class SchedulerService:
             file=definition.file,
             line=definition.line,
         )
-
-
-def _backlogs(
-    jobs: Sequence[JobDefinition], latest: dict[str, datetime], now: datetime
-) -> list[Backlog]:
-    """What each job left unattended since its latest row (on a worker thread: it counts)."""
-    found = []
-    for job in jobs:
-        grace = job.options.misfire_grace_time
-        found.append(
-            backlog(
-                job.job_id,
-                occurrence_trigger(job),
-                latest=latest[job.job_id],
-                now=now,
-                catchup=job.options.catchup,
-                grace=None if grace is None else timedelta(seconds=grace),
-            )
-        )
-    return found
-
-
-def default_operator() -> str:
-    """Who pauses from this process, for the record: ``user@host``."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def _log_applied(status: ReloadStatus, *, announce: bool) -> None:
