@@ -96,7 +96,7 @@ def lags_ms(due: datetime) -> list[float]:
 
 async def ours(func: Callable[..., Any], count: int, *, distinct: bool = False) -> list[float]:
     STARTS.clear()
-    service = SchedulerService(Settings(allowed_modules=("tests",)))
+    service = SchedulerService(Settings(allowed_modules=("tests",), store_url="memory://"))
     due = due_second()
     for index in range(count):
         second, minute, hour = cron_fields(due, index, distinct=distinct)
