@@ -153,10 +153,13 @@ def test_reap_abandons_the_runs_of_dead_nodes_only(store: StateStore) -> None:
     assert claim_one(store, "dead_job", later, node="b").result is ClaimResult.WON
 
 
-def test_a_retired_node_is_dead_at_once(store: StateStore) -> None:
+def test_a_run_is_live_for_a_ttl_after_its_start_without_any_heartbeat(
+    store: StateStore,
+) -> None:
     claim_one(store, "job", T0, node="a")
-    store.retire("a")
-    assert [r.status for r in store.reap(T0 + SECOND)] == [RunStatus.ABANDONED]
+    assert store.reap(T0 + TTL) == []
+    assert claim_one(store, "job", T0 + TTL, node="b").result is ClaimResult.BUSY
+    assert [r.status for r in store.reap(T0 + TTL + SECOND)] == [RunStatus.ABANDONED]
 
 
 def test_finish_writes_the_outcome_even_over_abandoned(store: StateStore) -> None:

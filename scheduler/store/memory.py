@@ -78,7 +78,6 @@ class MemoryStore:
         """Claim a batch of occurrences atomically (see ``StateStore.claim``)."""
         now = decide.utc(now)
         with self._lock:
-            self._heartbeats[node] = now
             job_ids = {request.job_id for request in requests}
             planned = decide.plan_claims(
                 requests,
@@ -130,11 +129,6 @@ class MemoryStore:
         with self._lock:
             self._heartbeats[node] = decide.utc(now)
 
-    def retire(self, node: str) -> None:
-        """Forget ``node``'s heartbeat."""
-        with self._lock:
-            self._heartbeats.pop(node, None)
-
     def reap(self, now: datetime) -> list[RunRecord]:
         """Mark ``abandoned`` the runs of nodes that stopped heartbeating."""
         now = decide.utc(now)
@@ -143,7 +137,7 @@ class MemoryStore:
             running = [self._rows[run_id] for ids in self._running.values() for run_id in ids]
             for row in running:
                 record = row.record
-                if not self._is_live(record.node, now):
+                if not self._is_live(record, now):
                     abandoned = dataclasses.replace(
                         record,
                         status=RunStatus.ABANDONED,
@@ -152,7 +146,8 @@ class MemoryStore:
                     )
                     self._set(row, abandoned)
                     reaped.append(abandoned)
-            for node in [node for node in self._heartbeats if not self._is_live(node, now)]:
+            cutoff = now - self._ttl
+            for node in [node for node, seen in self._heartbeats.items() if seen < cutoff]:
                 del self._heartbeats[node]
             return reaped
 
@@ -253,9 +248,12 @@ class MemoryStore:
             running.discard(record.run_id)
         row.record = record
 
-    def _is_live(self, node: str, now: datetime) -> bool:
-        seen = self._heartbeats.get(node)
-        return seen is not None and seen >= now - self._ttl
+    def _is_live(self, record: RunRecord, now: datetime) -> bool:
+        cutoff = now - self._ttl
+        if (record.started_at or record.scheduled_for) >= cutoff:
+            return True
+        seen = self._heartbeats.get(record.node)
+        return seen is not None and seen >= cutoff
 
     def _running_counts(self, job_ids: Collection[str], now: datetime) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -263,7 +261,7 @@ class MemoryStore:
             live = sum(
                 1
                 for run_id in self._running.get(job_id, ())
-                if self._is_live(self._rows[run_id].record.node, now)
+                if self._is_live(self._rows[run_id].record, now)
             )
             if live:
                 counts[job_id] = live

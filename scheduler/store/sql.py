@@ -116,11 +116,8 @@ class SqlStore:
         with self._write() as connection:
             if self._backend == "postgresql":
                 connection.execute(*sql.lock_jobs(self._prefix, job_ids))
-            connection.execute(sql.upsert_heartbeat(self._tables, self._backend, node, now))
-            paused = set(connection.scalars(sql.paused_among(self._tables, job_ids)))
-            cutoff = now - self._ttl
-            running_rows = connection.execute(sql.running_counts(self._tables, job_ids, cutoff))
-            running = {job_id: int(count) for job_id, count in running_rows}
+            facts = connection.execute(sql.claim_facts(self._tables, job_ids, now - self._ttl))
+            paused, running = sql.split_facts(facts)
             planned = decide.plan_claims(
                 requests, paused=paused, running=running, node=node, now=now
             )
@@ -166,14 +163,8 @@ class SqlStore:
         with self._write() as connection:
             connection.execute(sql.upsert_heartbeat(self._tables, self._backend, node, now))
 
-    def retire(self, node: str) -> None:
-        """Forget ``node``'s heartbeat."""
-        nodes = self._tables.nodes
-        with self._write() as connection:
-            connection.execute(nodes.delete().where(nodes.c.node == node))
-
     def reap(self, now: datetime) -> list[RunRecord]:
-        """Mark ``abandoned`` the runs of nodes that stopped heartbeating; return them."""
+        """Mark ``abandoned`` the running runs that are no longer live; return them."""
         cutoff = now - self._ttl
         with self._write() as connection:
             orphans = [

@@ -13,15 +13,20 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Delete,
     Insert,
+    Integer,
     Select,
     Update,
     bindparam,
     delete,
     func,
+    literal,
+    or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -121,9 +126,7 @@ def _lock_key(prefix: str, name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def paused_among(tables: Tables, job_ids: Collection[str]) -> Select[Any]:
-    """The paused jobs among these."""
-    return select(tables.pauses.c.job_id).where(tables.pauses.c.job_id.in_(list(job_ids)))
+_PAUSED = -1  # the count ``claim_facts`` gives a paused job
 
 
 def live_nodes(tables: Tables, cutoff: datetime) -> Select[Any]:
@@ -131,18 +134,44 @@ def live_nodes(tables: Tables, cutoff: datetime) -> Select[Any]:
     return select(tables.nodes.c.node).where(tables.nodes.c.heartbeat_at >= cutoff)
 
 
-def running_counts(tables: Tables, job_ids: Collection[str], cutoff: datetime) -> Select[Any]:
-    """Per job, its runs ``running`` on live nodes."""
+def is_live(tables: Tables, cutoff: datetime) -> ColumnElement[bool]:
+    """A run started at or after ``cutoff``, or its node heartbeated since."""
     runs = tables.runs
-    return (
+    started = func.coalesce(runs.c.started_at, runs.c.scheduled_for)
+    return or_(started >= cutoff, runs.c.node.in_(live_nodes(tables, cutoff)))
+
+
+def claim_facts(tables: Tables, job_ids: Collection[str], cutoff: datetime) -> CompoundSelect[Any]:
+    """In one query: which of these jobs are paused, and each one's live running runs.
+
+    Rows are ``(job_id, count)``, with ``count`` -1 for a pause (see ``split_facts``).
+    """
+    runs, pauses = tables.runs, tables.pauses
+    paused = select(pauses.c.job_id, literal(_PAUSED, Integer)).where(
+        pauses.c.job_id.in_(list(job_ids))
+    )
+    running = (
         select(runs.c.job_id, func.count())
         .where(
             runs.c.status == RunStatus.RUNNING.value,
             runs.c.job_id.in_(list(job_ids)),
-            runs.c.node.in_(live_nodes(tables, cutoff)),
+            is_live(tables, cutoff),
         )
         .group_by(runs.c.job_id)
     )
+    return union_all(paused, running)
+
+
+def split_facts(rows: Any) -> tuple[set[str], dict[str, int]]:
+    """``claim_facts`` rows as the paused jobs and the running counts."""
+    paused: set[str] = set()
+    running: dict[str, int] = {}
+    for job_id, count in rows:
+        if count == _PAUSED:
+            paused.add(job_id)
+        else:
+            running[job_id] = int(count)
+    return paused, running
 
 
 def finish_runs(tables: Tables) -> Update:
@@ -174,11 +203,9 @@ def finish_values(record: RunRecord) -> dict[str, Any]:
 
 
 def orphaned_runs(tables: Tables, cutoff: datetime) -> Select[Any]:
-    """Runs ``running`` on nodes that are not live."""
+    """Runs ``running`` that are no longer live."""
     runs = tables.runs
-    return select(runs).where(
-        runs.c.status == RunStatus.RUNNING.value, runs.c.node.not_in(live_nodes(tables, cutoff))
-    )
+    return select(runs).where(runs.c.status == RunStatus.RUNNING.value, ~is_live(tables, cutoff))
 
 
 def abandon_run(tables: Tables) -> Update:
