@@ -309,3 +309,15 @@ def _fields(record: RunRecord) -> dict[str, object]:
 
 def _ended(record: RunRecord, status: RunStatus, at: datetime) -> RunRecord:
     return RunRecord(**{**_fields(record), "status": status, "finished_at": at})
+
+
+def test_naive_datetimes_are_refused_not_guessed(store: StateStore) -> None:
+    naive = datetime(2026, 3, 1, 12, 0)
+    message = "naive datetime 2026-03-01T12:00:00 given to the state store"
+    with pytest.raises(ValueError, match=message):
+        store.claim([ClaimRequest("job", naive)], node="a", now=T0)
+    with pytest.raises(ValueError, match=message):
+        store.heartbeat("a", naive)
+    with pytest.raises(ValueError, match=message):
+        store.finish([RunRecord("job", T0, RunStatus.SUCCESS, finished_at=naive)])
+    assert store.history() == []

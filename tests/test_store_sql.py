@@ -6,7 +6,7 @@ import multiprocessing
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from scheduler.store import (
     ClaimResult,
     InvalidStoreUrl,
     SqlStore,
+    StoreError,
     StoreUnavailable,
     StoreVersionTooNew,
     mask_password,
@@ -202,3 +203,61 @@ def test_urls_of_other_databases_are_refused() -> None:
         "state store mysql://app:***@db/jobs: expected sqlite:///PATH, "
         "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB or memory://"
     )
+
+
+def test_settings_give_the_store_its_url_and_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDULER_STORE_URL", "postgresql://app:pw@db/jobs")
+    monkeypatch.setenv("SCHEDULER_HEARTBEAT_TTL", "7.5")
+    monkeypatch.setenv("SCHEDULER_STORE_CONNECT_TIMEOUT", "3")
+    monkeypatch.setenv("SCHEDULER_HISTORY_LIMIT", "250")
+    settings = load_settings()
+    store = store_for_settings(settings)
+    assert isinstance(store, SqlStore)
+    assert (store.url, store.heartbeat_ttl) == (
+        "postgresql://app:***@db/jobs",
+        timedelta(seconds=7.5),
+    )
+    assert store.connect_timeout == 3
+    assert settings.history_limit == 250
+    assert load_settings(history_limit=100).history_limit == 100
+
+
+def test_store_settings_defaults() -> None:
+    settings = load_settings()
+    assert (
+        settings.store_connect_timeout,
+        settings.heartbeat_ttl_seconds,
+        settings.history_limit,
+    ) == (
+        5.0,
+        30.0,
+        100,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [
+        ("memory://", "memory"),
+        ("sqlite:///x.db", "sqlite"),
+        ("postgresql://db/jobs", "postgresql"),
+        ("postgres://db/jobs", "postgresql"),
+        ("postgresql+psycopg://db/jobs", "postgresql"),
+    ],
+)
+def test_urls_pick_the_back_end(url: str, backend: str) -> None:
+    assert type(store_for_url(url)).__name__ == {"memory": "MemoryStore"}.get(backend, "SqlStore")
+
+
+def test_a_table_prefix_must_be_a_plain_name() -> None:
+    with pytest.raises(StoreError, match="table prefix 'x; drop' must be letters, digits, _"):
+        SqlStore("sqlite:///x.db", table_prefix="x; drop")
+
+
+def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.open()
+    store.open()  # opening twice is harmless
+    store.close()
+    with pytest.raises(StoreError, match="the store is not open"):
+        store.history()

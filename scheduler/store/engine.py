@@ -45,6 +45,8 @@ def sqlite_engine(url: str, *, busy_timeout: float) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
             cursor.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a commit survives any process crash, and only a power loss
+            # can undo the last few; FULL would add an fsync to every claim
             cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()

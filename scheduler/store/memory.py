@@ -116,6 +116,7 @@ class MemoryStore:
         self, ranges: Sequence[MissedRange], *, node: str, now: datetime
     ) -> list[RunRecord]:
         """One ``missed`` row per range, once."""
+        now = decide.utc(now)
         with self._lock:
             inserted = []
             for missed in ranges:

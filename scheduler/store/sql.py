@@ -8,6 +8,7 @@ PostgreSQL per-job advisory locks serialize claims of one job while the unique
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -47,7 +48,7 @@ class SqlStore:
         self._backend = backend_of(url)
         if self._backend not in ("sqlite", "postgresql"):
             raise StoreError(self._url, "not a SQL store URL")
-        if not table_prefix.replace("_", "").isalnum() and table_prefix:
+        if not _PREFIX.fullmatch(table_prefix):
             raise StoreError(self._url, f"table prefix {table_prefix!r} must be letters, digits, _")
         self._connect_timeout = connect_timeout
         self._ttl = heartbeat_ttl
@@ -64,6 +65,11 @@ class SqlStore:
     def heartbeat_ttl(self) -> timedelta:
         """How long a node counts as live after its last heartbeat."""
         return self._ttl
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds to reach the server (PostgreSQL) or to wait for the file's lock (SQLite)."""
+        return self._connect_timeout
 
     @property
     def tables(self) -> Tables:
@@ -113,6 +119,7 @@ class SqlStore:
         if not requests:
             return []
         job_ids = sorted({request.job_id for request in requests})
+        now = decide.utc(now)
         with self._write() as connection:
             if self._backend == "postgresql":
                 connection.execute(*sql.lock_jobs(self._prefix, job_ids))
@@ -129,10 +136,9 @@ class SqlStore:
         """Write how runs ended, by run id, in one statement."""
         if not records:
             return
+        values = [sql.finish_values(decide.utc_record(record)) for record in records]
         with self._write() as connection:
-            connection.execute(
-                sql.finish_runs(self._tables), [sql.finish_values(record) for record in records]
-            )
+            connection.execute(sql.finish_runs(self._tables), values)
 
     def record(self, records: Sequence[RunRecord]) -> list[RunRecord]:
         """Insert rows that need no claim, once per occurrence; returns those inserted."""
@@ -160,11 +166,13 @@ class SqlStore:
 
     def heartbeat(self, node: str, now: datetime) -> None:
         """Say that ``node`` is alive at ``now``."""
+        statement = sql.upsert_heartbeat(self._tables, self._backend, node, decide.utc(now))
         with self._write() as connection:
-            connection.execute(sql.upsert_heartbeat(self._tables, self._backend, node, now))
+            connection.execute(statement)
 
     def reap(self, now: datetime) -> list[RunRecord]:
         """Mark ``abandoned`` the running runs that are no longer live; return them."""
+        now = decide.utc(now)
         cutoff = now - self._ttl
         with self._write() as connection:
             orphans = [
@@ -198,10 +206,11 @@ class SqlStore:
 
     def pause(self, job_id: str, *, who: str, reason: str | None, now: datetime) -> Pause:
         """Pause a job on every process."""
-        values = {"job_id": job_id, "paused_at": now, "who": who, "reason": reason}
+        pause = Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
+        values = {"job_id": job_id, "paused_at": pause.paused_at, "who": who, "reason": reason}
         with self._write() as connection:
             connection.execute(sql.upsert_pause(self._tables, self._backend, values))
-        return Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
+        return pause
 
     def resume(self, job_id: str) -> Pause | None:
         """Lift a job's pause; returns it, or ``None`` if the job was not paused."""
@@ -244,8 +253,9 @@ class SqlStore:
     def prune(self, *, keep_per_job: int, now: datetime, contestable: timedelta) -> int:
         """Delete old rows beyond ``keep_per_job`` per job; returns how many."""
         decide.check_keep_per_job(keep_per_job)
+        statement = sql.prune(self._tables, keep_per_job, decide.utc(now) - contestable)
         with self._write() as connection:
-            result = connection.execute(sql.prune(self._tables, keep_per_job, now - contestable))
+            result = connection.execute(statement)
         return int(result.rowcount)
 
     def _new_engine(self) -> Engine:
@@ -266,12 +276,9 @@ class SqlStore:
 
     def _insert(self, connection: Connection, values: list[dict[str, object]]) -> set[str]:
         """Insert rows, skipping conflicts; the run ids that landed."""
-        landed: set[str] = set()
-        statement = sql.insert_runs(self._tables, self._backend)
-        for start in range(0, len(values), _INSERT_CHUNK):
-            chunk = values[start : start + _INSERT_CHUNK]
-            landed.update(connection.scalars(statement, chunk))
-        return landed
+        # many parameter sets with RETURNING: SQLAlchemy sends them as multi-row INSERTs of up
+        # to 1,000 rows each ("insertmanyvalues"), not one statement per row
+        return set(connection.scalars(sql.insert_runs(self._tables, self._backend), values))
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -292,7 +299,7 @@ class SqlStore:
         return self._engine
 
 
-_INSERT_CHUNK = 500
+_PREFIX = re.compile(r"[A-Za-z0-9_]*")
 
 
 def _pause(row: object) -> Pause:
