@@ -44,6 +44,12 @@ def test_the_first_claim_wins_and_its_row_is_the_history(store: StateStore) -> N
     assert store.history() == [won.record]
 
 
+def test_clocks_that_disagree_still_claim_the_same_occurrence(store: StateStore) -> None:
+    fast = store.claim([ClaimRequest("job", T0)], node="a", now=T0 + 20 * SECOND)
+    slow = store.claim([ClaimRequest("job", T0)], node="b", now=T0 - 20 * SECOND)
+    assert results(fast + slow) == ["won", "lost"]
+
+
 def test_a_batch_is_claimed_whole_and_lost_whole_by_the_next_process(store: StateStore) -> None:
     requests = [ClaimRequest(f"job{i:04}", T0) for i in range(1000)]
     first = store.claim(requests, node="a", now=T0)

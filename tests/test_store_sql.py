@@ -37,6 +37,7 @@ from tests.store_support import (
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -261,3 +262,19 @@ def test_a_closed_store_says_so(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="the store is not open"):
         store.history()
+
+
+def test_huge_batches_are_claimed_in_parts_of_whole_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scheduler.store.sql.MAX_JOBS_PER_TRANSACTION", 3)
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    jobs = [f"job{index}" for index in range(7)]
+    requests = [
+        ClaimRequest(job, T0 + k * SECOND, max_instances=2) for k in range(3) for job in jobs
+    ]
+    outcomes = store.claim(requests, node="a", now=T0)
+    assert [o.request for o in outcomes] == requests
+    assert [o.result.value for o in outcomes] == ["won"] * 14 + ["busy"] * 7
+    assert store.latest_scheduled_for(jobs) == {job: T0 + 2 * SECOND for job in jobs}
+    store.close()

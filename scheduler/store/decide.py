@@ -79,6 +79,22 @@ def check_keep_per_job(keep_per_job: int) -> None:
         raise ValueError("keep_per_job must be at least 1: catch-up needs each job's last row")
 
 
+def split_by_job(requests: Sequence[ClaimRequest], max_jobs: int) -> list[list[int]]:
+    """Request indices in parts of at most ``max_jobs`` jobs, each job's requests together."""
+    parts: list[list[int]] = []
+    part_of: dict[str, int] = {}
+    jobs_in_last = 0
+    for index, request in enumerate(requests):
+        if request.job_id not in part_of:
+            if not parts or jobs_in_last == max_jobs:
+                parts.append([])
+                jobs_in_last = 0
+            part_of[request.job_id] = len(parts) - 1
+            jobs_in_last += 1
+        parts[part_of[request.job_id]].append(index)
+    return parts
+
+
 def plan_claims(
     requests: Sequence[ClaimRequest],
     *,

@@ -131,7 +131,7 @@ class MemoryStore:
             self._heartbeats[node] = decide.utc(now)
 
     def reap(self, now: datetime) -> list[RunRecord]:
-        """Mark ``abandoned`` the runs of nodes that stopped heartbeating."""
+        """Mark ``abandoned`` the running runs that are no longer live."""
         now = decide.utc(now)
         with self._lock:
             reaped = []

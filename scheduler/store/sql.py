@@ -115,11 +115,22 @@ class SqlStore:
     def claim(
         self, requests: Sequence[ClaimRequest], *, node: str, now: datetime
     ) -> list[ClaimOutcome]:
-        """Claim a batch of occurrences in one transaction (see ``StateStore.claim``)."""
-        if not requests:
-            return []
-        job_ids = sorted({request.job_id for request in requests})
+        """Claim a batch of occurrences in one transaction (see ``StateStore.claim``).
+
+        Batches of more than ``MAX_JOBS_PER_TRANSACTION`` jobs are split by job (some SQLite
+        builds allow only 32,766 parameters per statement); each part is one transaction.
+        """
         now = decide.utc(now)
+        outcomes: dict[int, ClaimOutcome] = {}
+        for part in decide.split_by_job(requests, MAX_JOBS_PER_TRANSACTION):
+            claimed = self._claim_part([requests[index] for index in part], node, now)
+            outcomes.update(zip(part, claimed, strict=True))
+        return [outcomes[index] for index in range(len(requests))]
+
+    def _claim_part(
+        self, requests: Sequence[ClaimRequest], node: str, now: datetime
+    ) -> list[ClaimOutcome]:
+        job_ids = sorted({request.job_id for request in requests})
         with self._write() as connection:
             if self._backend == "postgresql":
                 connection.execute(*sql.lock_jobs(self._prefix, job_ids))
@@ -244,11 +255,14 @@ class SqlStore:
 
     def latest_scheduled_for(self, job_ids: Collection[str]) -> dict[str, datetime]:
         """The latest occurrence each job has a row for."""
-        if not job_ids:
-            return {}
-        query = sql.latest_occurrences(self._tables, job_ids, decide.OCCURRENCE_KINDS)
+        ordered = sorted(set(job_ids))
+        latest: dict[str, datetime] = {}
         with self._read() as connection:
-            return {job_id: latest for job_id, latest in connection.execute(query)}
+            for start in range(0, len(ordered), MAX_JOBS_PER_TRANSACTION):
+                part = ordered[start : start + MAX_JOBS_PER_TRANSACTION]
+                query = sql.latest_occurrences(self._tables, part, decide.OCCURRENCE_KINDS)
+                latest.update({job_id: moment for job_id, moment in connection.execute(query)})
+        return latest
 
     def prune(self, *, keep_per_job: int, now: datetime, contestable: timedelta) -> int:
         """Delete old rows beyond ``keep_per_job`` per job; returns how many."""
@@ -300,6 +314,7 @@ class SqlStore:
 
 
 _PREFIX = re.compile(r"[A-Za-z0-9_]*")
+MAX_JOBS_PER_TRANSACTION = 5000
 
 
 def _pause(row: object) -> Pause:
