@@ -50,6 +50,21 @@ def test_clocks_that_disagree_still_claim_the_same_occurrence(store: StateStore)
     assert results(fast + slow) == ["won", "lost"]
 
 
+def test_a_retried_claim_gets_the_outcome_of_the_attempt_that_committed(
+    store: StateStore,
+) -> None:
+    request, busy = ClaimRequest("job", T0), ClaimRequest("job", T0 + SECOND)
+    [won] = store.claim([request], node="a", now=T0)
+    [skipped] = store.claim([busy], node="a", now=T0)
+    retried = store.claim([request, busy], node="a", now=T0 + 2 * SECOND)
+    assert retried == [won, skipped]
+    assert results(retried) == ["won", "busy"]
+    assert results(store.claim([ClaimRequest("job", T0)], node="b", now=T0)) == ["lost"]
+    assert won.record is not None
+    store.finish([_ended(won.record, RunStatus.SUCCESS, T0 + SECOND)])
+    assert results(store.claim([request], node="a", now=T0 + 3 * SECOND)) == ["lost"]
+
+
 def test_a_batch_is_claimed_whole_and_lost_whole_by_the_next_process(store: StateStore) -> None:
     requests = [ClaimRequest(f"job{i:04}", T0) for i in range(1000)]
     first = store.claim(requests, node="a", now=T0)

@@ -127,6 +127,10 @@ class StateStore(Protocol):
         less than ``heartbeat_ttl`` before ``now``, or its node heartbeated within that time.
         Runs this batch wins count too (requests of one job are taken in ``scheduled_for``
         order). Claiming does not heartbeat: call ``heartbeat`` every fraction of the TTL.
+
+        A claim can be retried with the same requests (same run ids) after
+        ``StoreUnavailable``: if the first attempt did commit, the retry reports its outcome
+        (``won``, with the stored record) rather than ``lost``.
         """
         ...
 

@@ -143,19 +143,38 @@ def _row(
     )
 
 
-def outcomes(planned: Sequence[PlannedClaim], inserted: Collection[str]) -> list[ClaimOutcome]:
-    """Outcomes, given the run ids whose rows landed."""
+def not_landed(planned: Sequence[PlannedClaim], inserted: Collection[str]) -> list[str]:
+    """Run ids whose rows did not land: the store looks them up (see ``outcomes``)."""
+    return [c.row.run_id for c in planned if c.row is not None and c.row.run_id not in inserted]
+
+
+def outcomes(
+    planned: Sequence[PlannedClaim],
+    inserted: Collection[str],
+    earlier: Mapping[str, RunRecord],
+) -> list[ClaimOutcome]:
+    """Outcomes, given the run ids whose rows landed and rows an earlier attempt wrote.
+
+    ``earlier`` holds the stored rows of run ids that did not land because they already
+    exist: a retry of a claim whose first attempt committed (the answer was lost with the
+    connection) gets that attempt's outcome back instead of ``lost``.
+    """
     result: list[ClaimOutcome] = []
     for claim in planned:
-        if claim.row is None:
+        row = claim.row
+        if row is None:
             result.append(ClaimOutcome(claim.request, ClaimResult.PAUSED))
-        elif claim.row.run_id not in inserted:
+            continue
+        if row.run_id not in inserted:
+            row = earlier.get(row.run_id)
+        if row is None or row.status not in _CLAIMED:
             result.append(ClaimOutcome(claim.request, ClaimResult.LOST))
-        elif claim.row.status is RunStatus.RUNNING:
-            result.append(ClaimOutcome(claim.request, ClaimResult.WON, claim.row))
         else:
-            result.append(ClaimOutcome(claim.request, ClaimResult.BUSY, claim.row))
+            result.append(ClaimOutcome(claim.request, _CLAIMED[row.status], row))
     return result
+
+
+_CLAIMED = {RunStatus.RUNNING: ClaimResult.WON, RunStatus.SKIPPED: ClaimResult.BUSY}
 
 
 def missed_row(missed: MissedRange, *, node: str, now: datetime) -> RunRecord:

@@ -88,7 +88,12 @@ class MemoryStore:
             )
             rows = [claim.row for claim in planned if claim.row is not None]
             inserted = {row.run_id for row in self._insert(rows)}
-        return decide.outcomes(planned, inserted)
+            earlier = {
+                run_id: self._rows[run_id].record
+                for run_id in decide.not_landed(planned, inserted)
+                if run_id in self._rows
+            }
+        return decide.outcomes(planned, inserted, earlier)
 
     def finish(self, records: Sequence[RunRecord]) -> None:
         """Write how runs ended, by run id."""

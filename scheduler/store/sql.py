@@ -141,7 +141,8 @@ class SqlStore:
             )
             rows = [claim.row for claim in planned if claim.row is not None]
             inserted = self._insert(connection, [sql.run_values(row) for row in rows])
-        return decide.outcomes(planned, inserted)
+            earlier = self._rows_by_id(connection, decide.not_landed(planned, inserted))
+        return decide.outcomes(planned, inserted, earlier)
 
     def finish(self, records: Sequence[RunRecord]) -> None:
         """Write how runs ended, by run id, in one statement."""
@@ -293,6 +294,14 @@ class SqlStore:
         # many parameter sets with RETURNING: SQLAlchemy sends them as multi-row INSERTs of up
         # to 1,000 rows each ("insertmanyvalues"), not one statement per row
         return set(connection.scalars(sql.insert_runs(self._tables, self._backend), values))
+
+    def _rows_by_id(self, connection: Connection, run_ids: list[str]) -> dict[str, RunRecord]:
+        """The stored rows of these run ids (none, unless a claim is being retried)."""
+        if not run_ids:
+            return {}
+        runs = self._tables.runs
+        query = select(runs).where(runs.c.run_id.in_(run_ids))
+        return {row.run_id: sql.record_from_row(row) for row in connection.execute(query)}
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
