@@ -79,13 +79,13 @@ class MemoryStore:
         now = decide.utc(now)
         with self._lock:
             job_ids = {request.job_id for request in requests}
-            planned = decide.plan_claims(
-                requests,
+            keys = {(request.job_id, decide.utc(request.scheduled_for)) for request in requests}
+            facts = decide.ClaimFacts(
                 paused=job_ids & self._pauses.keys(),
                 running=self._running_counts(job_ids, now),
-                node=node,
-                now=now,
+                existing={key: self._keys[key] for key in keys if key in self._keys},
             )
+            planned = decide.plan_claims(requests, facts, node=node, now=now)
             rows = [claim.row for claim in planned if claim.row is not None]
             inserted = {row.run_id for row in self._insert(rows)}
             earlier = {

@@ -134,11 +134,10 @@ class SqlStore:
         with self._write() as connection:
             if self._backend == "postgresql":
                 connection.execute(*sql.lock_jobs(self._prefix, job_ids))
-            facts = connection.execute(sql.claim_facts(self._tables, job_ids, now - self._ttl))
-            paused, running = sql.split_facts(facts)
-            planned = decide.plan_claims(
-                requests, paused=paused, running=running, node=node, now=now
+            facts = connection.execute(
+                sql.claim_facts(self._tables, requests, now - self._ttl, self._backend)
             )
+            planned = decide.plan_claims(requests, sql.read_facts(facts), node=node, now=now)
             rows = [claim.row for claim in planned if claim.row is not None]
             inserted = self._insert(connection, [sql.run_values(row) for row in rows])
             earlier = self._rows_by_id(connection, decide.not_landed(planned, inserted))
@@ -261,7 +260,9 @@ class SqlStore:
         with self._read() as connection:
             for start in range(0, len(ordered), MAX_JOBS_PER_TRANSACTION):
                 part = ordered[start : start + MAX_JOBS_PER_TRANSACTION]
-                query = sql.latest_occurrences(self._tables, part, decide.OCCURRENCE_KINDS)
+                query = sql.latest_occurrences(
+                    self._tables, part, decide.OCCURRENCE_KINDS, self._backend
+                )
                 latest.update({job_id: moment for job_id, moment in connection.execute(query)})
         return latest
 
@@ -291,6 +292,12 @@ class SqlStore:
 
     def _insert(self, connection: Connection, values: list[dict[str, object]]) -> set[str]:
         """Insert rows, skipping conflicts; the run ids that landed."""
+        if not values:
+            return set()
+        if self._backend == "postgresql":
+            preparer = connection.dialect.identifier_preparer
+            statement = sql.insert_runs_from_json(self._tables, preparer)
+            return set(connection.scalars(statement, sql.runs_json(values)))
         # many parameter sets with RETURNING: SQLAlchemy sends them as multi-row INSERTs of up
         # to 1,000 rows each ("insertmanyvalues"), not one statement per row
         return set(connection.scalars(sql.insert_runs(self._tables, self._backend), values))
@@ -300,7 +307,7 @@ class SqlStore:
         if not run_ids:
             return {}
         runs = self._tables.runs
-        query = select(runs).where(runs.c.run_id.in_(run_ids))
+        query = select(runs).where(sql.among(runs.c.run_id, run_ids, self._backend))
         return {row.run_id: sql.record_from_row(row) for row in connection.execute(query)}
 
     @contextmanager

@@ -12,13 +12,19 @@ PostgreSQL when reachable) it times:
 The store is first filled with ``--history`` finished rows (realistic: 1,000 jobs keep 100
 each at the default history limit), so indexes, not an empty table, are measured.
 
+Then, for each SQL store, ``--processes`` processes claim the same batch of occurrences at
+the same moment, ``--repeat`` times (one wins each occurrence, the others lose it): the time
+each process's ``claim`` call takes, as every process of a fleet pays it when jobs fall due.
+
 Run: ``.venv/bin/python tests/benchmarks/bench_claims.py [--single 500] [--batch 1000]
-[--repeat 7] [--history 20000] [--postgres URL]``. Prints a markdown table in milliseconds.
+[--repeat 7] [--history 20000] [--processes 3] [--postgres URL]``. Prints markdown tables in
+milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -27,13 +33,21 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sqlalchemy import create_engine
 
 from scheduler.records import RunRecord, RunStatus
-from scheduler.store import ClaimRequest, MemoryStore, SqlStore, StateStore, StoreError
+from scheduler.store import (
+    ClaimRequest,
+    ClaimResult,
+    MemoryStore,
+    SqlStore,
+    StateStore,
+    StoreError,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NODE = "bench:1"
@@ -128,11 +142,50 @@ def measure(name: str, make: Callable[[], StateStore], args: argparse.Namespace)
     finally:
         store.close()
         if isinstance(store, SqlStore):
-            engine = create_engine(store.url)
-            store.tables.metadata.drop_all(engine)
-            engine.dispose()
+            drop(store)
     print(f"  {name}: done", file=sys.stderr)
     return [*single, *batch]
+
+
+def contend(url: str, prefix: str, node: str, size: int, repeat: int, start: Any, out: Any) -> None:
+    """One process of a contended claim: the same batches as its peers, at the same moments."""
+    store = SqlStore(url, table_prefix=prefix)
+    store.open()
+    took = []
+    for round_ in range(repeat):
+        at = T0 + timedelta(days=60, seconds=round_)
+        requests = [ClaimRequest(f"job{index:04}", at) for index in range(size)]
+        start.wait(timeout=60)
+        started = time.perf_counter()
+        outcomes = store.claim(requests, node=node, now=at)
+        took.append(time.perf_counter() - started)
+        store.finish([finished(o.record) for o in outcomes if o.result is ClaimResult.WON])
+    store.close()
+    out.put(took)
+
+
+def measure_contended(url: str, prefix: str, processes: int, size: int, repeat: int) -> list[float]:
+    """p50 and max over every process and round of one contended ``claim`` call, in ms."""
+    SqlStore(url, table_prefix=prefix).open()  # create the schema before the race
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(target=contend, args=(url, prefix, f"p{i}", size, repeat, start, out))
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    took = [seconds for _ in workers for seconds in out.get(timeout=300)]
+    for worker in workers:
+        worker.join(timeout=30)
+    drop(SqlStore(url, table_prefix=prefix))
+    return [statistics.median(took) * 1e3, max(took) * 1e3]
+
+
+def drop(store: SqlStore) -> None:
+    engine = create_engine(store.url)
+    store.tables.metadata.drop_all(engine)
+    engine.dispose()
 
 
 def main() -> None:
@@ -141,6 +194,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--history", type=int, default=20_000)
+    parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-claims-"))
@@ -169,6 +223,21 @@ def main() -> None:
             f"| {name} | {single:.3f} ms | {single_run:.3f} ms | {batch:.4f} ms "
             f"| {batch_run:.4f} ms | {extra_single:.3f} ms, {extra_batch:.4f} ms |"
         )
+    urls = {
+        "SQLite file": f"sqlite:///{folder / 'contended.db'}",
+        "PostgreSQL": args.postgres,
+    }
+    print()
+    print(
+        f"| store | {args.processes} processes claim the same {args.batch} occurrences: "
+        "p50 per claim call | max |"
+    )
+    print("|---|---:|---:|")
+    for name, url in urls.items():
+        if name not in results:
+            continue
+        p50, worst = measure_contended(url, prefix, args.processes, args.batch, args.repeat)
+        print(f"| {name} | {p50:.1f} ms | {worst:.1f} ms |")
 
 
 if __name__ == "__main__":
