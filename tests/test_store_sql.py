@@ -27,6 +27,7 @@ from scheduler.store import (
     store_for_settings,
     store_for_url,
 )
+from scheduler.store.engine import _enable_wal
 from tests import store_workers
 from tests.store_support import (
     drop_tables,
@@ -278,3 +279,40 @@ def test_huge_batches_are_claimed_in_parts_of_whole_jobs(
     assert [o.result.value for o in outcomes] == ["won"] * 14 + ["busy"] * 7
     assert store.latest_scheduled_for(jobs) == {job: T0 + 2 * SECOND for job in jobs}
     store.close()
+
+
+class ScriptedCursor:
+    """Answers ``PRAGMA journal_mode = WAL`` from a script of results and errors."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def execute(self, statement: str) -> ScriptedCursor:
+        assert statement == "PRAGMA journal_mode = WAL"
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        self.row = (answer,)
+        return self
+
+    def fetchone(self) -> tuple[object]:
+        return self.row
+
+
+def test_switching_to_wal_waits_out_processes_doing_the_same() -> None:
+    locked = sqlite3.OperationalError("database is locked")
+    cursor = ScriptedCursor(locked, locked, "wal")
+    _enable_wal(cursor, time.monotonic() + 5)
+    assert cursor.calls == 3
+
+
+def test_switching_to_wal_gives_up_at_the_deadline() -> None:
+    locked = sqlite3.OperationalError("database is locked")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        _enable_wal(ScriptedCursor(locked), time.monotonic() - 1)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _enable_wal(
+            ScriptedCursor(sqlite3.OperationalError("disk I/O error")), time.monotonic() + 5
+        )

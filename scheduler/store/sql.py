@@ -148,7 +148,7 @@ class SqlStore:
         if not records:
             return
         values = [sql.finish_values(decide.utc_record(record)) for record in records]
-        with self._write() as connection:
+        with self._one_statement() as connection:
             connection.execute(sql.finish_runs(self._tables), values)
 
     def record(self, records: Sequence[RunRecord]) -> list[RunRecord]:
@@ -156,7 +156,7 @@ class SqlStore:
         if not records:
             return []
         records = [decide.utc_record(record) for record in records]
-        with self._write() as connection:
+        with self._one_statement() as connection:
             inserted = self._insert(connection, [sql.run_values(record) for record in records])
         return [record for record in records if record.run_id in inserted]
 
@@ -171,14 +171,14 @@ class SqlStore:
             sql.run_values(row, missed_until=missed.last, count=missed.count)
             for row, missed in zip(rows, ranges, strict=True)
         ]
-        with self._write() as connection:
+        with self._one_statement() as connection:
             inserted = self._insert(connection, values)
         return [row for row in rows if row.run_id in inserted]
 
     def heartbeat(self, node: str, now: datetime) -> None:
         """Say that ``node`` is alive at ``now``."""
         statement = sql.upsert_heartbeat(self._tables, self._backend, node, decide.utc(now))
-        with self._write() as connection:
+        with self._one_statement() as connection:
             connection.execute(statement)
 
     def reap(self, now: datetime) -> list[RunRecord]:
@@ -219,14 +219,14 @@ class SqlStore:
         """Pause a job on every process."""
         pause = Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
         values = {"job_id": job_id, "paused_at": pause.paused_at, "who": who, "reason": reason}
-        with self._write() as connection:
+        with self._one_statement() as connection:
             connection.execute(sql.upsert_pause(self._tables, self._backend, values))
         return pause
 
     def resume(self, job_id: str) -> Pause | None:
         """Lift a job's pause; returns it, or ``None`` if the job was not paused."""
         pauses = self._tables.pauses
-        with self._write() as connection:
+        with self._one_statement() as connection:
             row = connection.execute(
                 pauses.delete().where(pauses.c.job_id == job_id).returning(*pauses.c)
             ).first()
@@ -270,7 +270,7 @@ class SqlStore:
         """Delete old rows beyond ``keep_per_job`` per job; returns how many."""
         decide.check_keep_per_job(keep_per_job)
         statement = sql.prune(self._tables, keep_per_job, decide.utc(now) - contestable)
-        with self._write() as connection:
+        with self._one_statement() as connection:
             result = connection.execute(statement)
         return int(result.rowcount)
 
@@ -316,6 +316,22 @@ class SqlStore:
             connection.execution_options(**{WRITE: True})
             with connection.begin():
                 yield connection
+
+    @contextmanager
+    def _one_statement(self) -> Iterator[Connection]:
+        """A write that is one statement: on PostgreSQL in autocommit, saving BEGIN and COMMIT.
+
+        SQLite keeps ``BEGIN IMMEDIATE``: a lone statement would take the write lock only when
+        it first writes, and in WAL mode a stale snapshot then fails at once instead of
+        waiting.
+        """
+        if self._backend != "postgresql":
+            with self._write() as connection:
+                yield connection
+            return
+        with translated_errors(self._url, self._raw_url), self._connected().connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
