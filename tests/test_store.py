@@ -44,6 +44,27 @@ def test_the_first_claim_wins_and_its_row_is_the_history(store: StateStore) -> N
     assert store.history() == [won.record]
 
 
+def test_clocks_that_disagree_still_claim_the_same_occurrence(store: StateStore) -> None:
+    fast = store.claim([ClaimRequest("job", T0)], node="a", now=T0 + 20 * SECOND)
+    slow = store.claim([ClaimRequest("job", T0)], node="b", now=T0 - 20 * SECOND)
+    assert results(fast + slow) == ["won", "lost"]
+
+
+def test_a_retried_claim_gets_the_outcome_of_the_attempt_that_committed(
+    store: StateStore,
+) -> None:
+    request, busy = ClaimRequest("job", T0), ClaimRequest("job", T0 + SECOND)
+    [won] = store.claim([request], node="a", now=T0)
+    [skipped] = store.claim([busy], node="a", now=T0)
+    retried = store.claim([request, busy], node="a", now=T0 + 2 * SECOND)
+    assert retried == [won, skipped]
+    assert results(retried) == ["won", "busy"]
+    assert results(store.claim([ClaimRequest("job", T0)], node="b", now=T0)) == ["lost"]
+    assert won.record is not None
+    store.finish([_ended(won.record, RunStatus.SUCCESS, T0 + SECOND)])
+    assert results(store.claim([request], node="a", now=T0 + 3 * SECOND)) == ["lost"]
+
+
 def test_a_batch_is_claimed_whole_and_lost_whole_by_the_next_process(store: StateStore) -> None:
     requests = [ClaimRequest(f"job{i:04}", T0) for i in range(1000)]
     first = store.claim(requests, node="a", now=T0)
@@ -153,10 +174,13 @@ def test_reap_abandons_the_runs_of_dead_nodes_only(store: StateStore) -> None:
     assert claim_one(store, "dead_job", later, node="b").result is ClaimResult.WON
 
 
-def test_a_retired_node_is_dead_at_once(store: StateStore) -> None:
+def test_a_run_is_live_for_a_ttl_after_its_start_without_any_heartbeat(
+    store: StateStore,
+) -> None:
     claim_one(store, "job", T0, node="a")
-    store.retire("a")
-    assert [r.status for r in store.reap(T0 + SECOND)] == [RunStatus.ABANDONED]
+    assert store.reap(T0 + TTL) == []
+    assert claim_one(store, "job", T0 + TTL, node="b").result is ClaimResult.BUSY
+    assert [r.status for r in store.reap(T0 + TTL + SECOND)] == [RunStatus.ABANDONED]
 
 
 def test_finish_writes_the_outcome_even_over_abandoned(store: StateStore) -> None:
@@ -306,3 +330,15 @@ def _fields(record: RunRecord) -> dict[str, object]:
 
 def _ended(record: RunRecord, status: RunStatus, at: datetime) -> RunRecord:
     return RunRecord(**{**_fields(record), "status": status, "finished_at": at})
+
+
+def test_naive_datetimes_are_refused_not_guessed(store: StateStore) -> None:
+    naive = datetime(2026, 3, 1, 12, 0)
+    message = "naive datetime 2026-03-01T12:00:00 given to the state store"
+    with pytest.raises(ValueError, match=message):
+        store.claim([ClaimRequest("job", naive)], node="a", now=T0)
+    with pytest.raises(ValueError, match=message):
+        store.heartbeat("a", naive)
+    with pytest.raises(ValueError, match=message):
+        store.finish([RunRecord("job", T0, RunStatus.SUCCESS, finished_at=naive)])
+    assert store.history() == []

@@ -6,7 +6,7 @@ import multiprocessing
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from scheduler.store import (
     ClaimResult,
     InvalidStoreUrl,
     SqlStore,
+    StoreError,
     StoreUnavailable,
     StoreVersionTooNew,
     mask_password,
@@ -26,6 +27,7 @@ from scheduler.store import (
     store_for_settings,
     store_for_url,
 )
+from scheduler.store.engine import _enable_wal
 from tests import store_workers
 from tests.store_support import (
     drop_tables,
@@ -36,6 +38,7 @@ from tests.store_support import (
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -203,3 +206,114 @@ def test_urls_of_other_databases_are_refused() -> None:
         "state store mysql://app:***@db/jobs: expected sqlite:///PATH, "
         "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB or memory://"
     )
+
+
+def test_settings_give_the_store_its_url_and_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDULER_STORE_URL", "postgresql://app:pw@db/jobs")
+    monkeypatch.setenv("SCHEDULER_HEARTBEAT_TTL", "7.5")
+    monkeypatch.setenv("SCHEDULER_STORE_CONNECT_TIMEOUT", "3")
+    monkeypatch.setenv("SCHEDULER_HISTORY_LIMIT", "250")
+    settings = load_settings()
+    store = store_for_settings(settings)
+    assert isinstance(store, SqlStore)
+    assert (store.url, store.heartbeat_ttl) == (
+        "postgresql://app:***@db/jobs",
+        timedelta(seconds=7.5),
+    )
+    assert store.connect_timeout == 3
+    assert settings.history_limit == 250
+    assert load_settings(history_limit=100).history_limit == 100
+
+
+def test_store_settings_defaults() -> None:
+    settings = load_settings()
+    assert (
+        settings.store_connect_timeout,
+        settings.heartbeat_ttl_seconds,
+        settings.history_limit,
+    ) == (
+        5.0,
+        30.0,
+        100,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [
+        ("memory://", "memory"),
+        ("sqlite:///x.db", "sqlite"),
+        ("postgresql://db/jobs", "postgresql"),
+        ("postgres://db/jobs", "postgresql"),
+        ("postgresql+psycopg://db/jobs", "postgresql"),
+    ],
+)
+def test_urls_pick_the_back_end(url: str, backend: str) -> None:
+    assert type(store_for_url(url)).__name__ == {"memory": "MemoryStore"}.get(backend, "SqlStore")
+
+
+def test_a_table_prefix_must_be_a_plain_name() -> None:
+    with pytest.raises(StoreError, match="table prefix 'x; drop' must be letters, digits, _"):
+        SqlStore("sqlite:///x.db", table_prefix="x; drop")
+
+
+def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.open()
+    store.open()  # opening twice is harmless
+    store.close()
+    with pytest.raises(StoreError, match="the store is not open"):
+        store.history()
+
+
+def test_huge_batches_are_claimed_in_parts_of_whole_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scheduler.store.sql.MAX_JOBS_PER_TRANSACTION", 3)
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    jobs = [f"job{index}" for index in range(7)]
+    requests = [
+        ClaimRequest(job, T0 + k * SECOND, max_instances=2) for k in range(3) for job in jobs
+    ]
+    outcomes = store.claim(requests, node="a", now=T0)
+    assert [o.request for o in outcomes] == requests
+    assert [o.result.value for o in outcomes] == ["won"] * 14 + ["busy"] * 7
+    assert store.latest_scheduled_for(jobs) == {job: T0 + 2 * SECOND for job in jobs}
+    store.close()
+
+
+class ScriptedCursor:
+    """Answers ``PRAGMA journal_mode = WAL`` from a script of results and errors."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def execute(self, statement: str) -> ScriptedCursor:
+        assert statement == "PRAGMA journal_mode = WAL"
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        self.row = (answer,)
+        return self
+
+    def fetchone(self) -> tuple[object]:
+        return self.row
+
+
+def test_switching_to_wal_waits_out_processes_doing_the_same() -> None:
+    locked = sqlite3.OperationalError("database is locked")
+    cursor = ScriptedCursor(locked, locked, "wal")
+    _enable_wal(cursor, time.monotonic() + 5)
+    assert cursor.calls == 3
+
+
+def test_switching_to_wal_gives_up_at_the_deadline() -> None:
+    locked = sqlite3.OperationalError("database is locked")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        _enable_wal(ScriptedCursor(locked), time.monotonic() - 1)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _enable_wal(
+            ScriptedCursor(sqlite3.OperationalError("disk I/O error")), time.monotonic() + 5
+        )

@@ -37,16 +37,28 @@ def add_history(sub: Any) -> None:
     """``scheduler history [JOB_ID]``."""
     parser = sub.add_parser("history", help="show recorded runs from the state store, newest first")
     parser.add_argument("job_id", nargs="?", metavar="JOB_ID", help="only this job's runs")
-    parser.add_argument("--limit", type=_positive_int, default=20, help="at most N runs (20)")
-    parser.add_argument("--status", choices=[status.value for status in RunStatus])
-    parser.add_argument("--kind", choices=[kind.value for kind in RunKind])
+    parser.add_argument(
+        "--limit", type=_positive_int, default=20, metavar="N", help="at most N runs (20)"
+    )
+    parser.add_argument(
+        "--status",
+        choices=[status.value for status in RunStatus],
+        metavar="S",
+        help=f"only runs with this status: {', '.join(status.value for status in RunStatus)}",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=[kind.value for kind in RunKind],
+        metavar="K",
+        help=f"only runs of this kind: {', '.join(kind.value for kind in RunKind)}",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=run_history)
 
 
 def add_pause(sub: Any) -> None:
     """``scheduler pause JOB_ID [--reason TEXT]``."""
-    parser = sub.add_parser("pause", help="pause a job in the state store, for every process")
+    parser = sub.add_parser("pause", help="record a pause of a job in the state store")
     parser.add_argument("job_id", metavar="JOB_ID")
     parser.add_argument("--reason", default=None, help="why, shown with the pause")
     _add_manifests_option(parser)

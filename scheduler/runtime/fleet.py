@@ -97,16 +97,12 @@ class Fleet:
             self._tasks.add(task)
 
     async def close(self) -> None:
-        """Stop upkeep, write what is queued, retire this node and close the store."""
+        """Stop upkeep, write what is queued and close the store."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self._write_queued()
-        try:
-            await self._on(self._upkeep, self.store.retire, self.node)
-        except StoreError as exc:
-            logger.warning("could not retire %s in the store: %s", self.node, exc)
         await self._on(self._upkeep, self.store.close)
         self._claims.shutdown(wait=False, cancel_futures=True)
         self._upkeep.shutdown(wait=False, cancel_futures=True)
@@ -120,7 +116,6 @@ class Fleet:
         noted, self._noted = self._noted, []
         try:
             self._write(finished, noted)
-            self.store.retire(self.node)
         except StoreError as exc:
             logger.warning("could not write the last run records: %s", exc)
         self.store.close()

@@ -88,7 +88,7 @@ class StateStore(Protocol):
 
     @property
     def heartbeat_ttl(self) -> timedelta:
-        """How long a process counts as live after its last heartbeat."""
+        """How long a run counts as live after its start or its node's last heartbeat."""
         ...
 
     def open(self) -> None:
@@ -112,10 +112,15 @@ class StateStore(Protocol):
     ) -> list[ClaimOutcome]:
         """Claim a batch of occurrences in one transaction; one outcome per request, in order.
 
-        The claiming ``node`` counts as live (its heartbeat is refreshed to ``now``). Pauses
-        hold for ``scheduled`` and ``catchup`` claims; a ``manual`` claim ignores them. Runs
-        count against ``max_instances`` while ``running`` on a live node, including the runs
-        this batch wins first (requests of one job are taken in ``scheduled_for`` order).
+        Pauses hold for ``scheduled`` and ``catchup`` claims; a ``manual`` claim ignores them.
+        A run counts against ``max_instances`` while it is ``running`` and live: it started
+        less than ``heartbeat_ttl`` before ``now``, or its node heartbeated within that time.
+        Runs this batch wins count too (requests of one job are taken in ``scheduled_for``
+        order). Claiming does not heartbeat: call ``heartbeat`` every fraction of the TTL.
+
+        A claim can be retried with the same requests (same run ids) after
+        ``StoreUnavailable``: if the first attempt did commit, the retry reports its outcome
+        (``won``, with the stored record) rather than ``lost``.
         """
         ...
 
@@ -146,17 +151,14 @@ class StateStore(Protocol):
         ...
 
     def heartbeat(self, node: str, now: datetime) -> None:
-        """Say that ``node`` is alive at ``now``."""
-        ...
-
-    def retire(self, node: str) -> None:
-        """Forget ``node``'s heartbeat at a clean exit, so runs it left ``running`` are reaped."""
+        """Say that ``node`` is alive at ``now``: its running runs stay live for another TTL."""
         ...
 
     def reap(self, now: datetime) -> list[RunRecord]:
-        """Mark ``abandoned`` every run ``running`` on a node not live at ``now``; return them.
+        """Mark ``abandoned`` every ``running`` run that is no longer live; return them.
 
-        Such runs stop counting against ``max_instances``. Nodes that expired are forgotten.
+        Live as ``claim`` counts it: started within ``heartbeat_ttl`` of ``now``, or on a node
+        that heartbeated within it. Heartbeats older than the TTL are forgotten.
         """
         ...
 

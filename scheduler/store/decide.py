@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from scheduler.records import RunKind, RunRecord, RunStatus
@@ -21,10 +21,11 @@ OCCURRENCE_KINDS = PAUSABLE_KINDS
 
 @dataclass(frozen=True, slots=True)
 class PlannedClaim:
-    """A request and the row it would insert (``None``: nothing, because the job is paused)."""
+    """A request, the row it would insert, or its result when decided without a row."""
 
     request: ClaimRequest
     row: RunRecord | None
+    decided: ClaimResult | None = None
 
 
 def busy_message(running: int) -> str:
@@ -79,34 +80,63 @@ def check_keep_per_job(keep_per_job: int) -> None:
         raise ValueError("keep_per_job must be at least 1: catch-up needs each job's last row")
 
 
-def plan_claims(
-    requests: Sequence[ClaimRequest],
-    *,
-    paused: Collection[str],
-    running: Mapping[str, int],
-    node: str,
-    now: datetime,
-) -> list[PlannedClaim]:
-    """Each request's row: ``running`` if a slot is free, ``skipped`` if not, none if paused.
+def split_by_job(requests: Sequence[ClaimRequest], max_jobs: int) -> list[list[int]]:
+    """Request indices in parts of at most ``max_jobs`` jobs, each job's requests together."""
+    parts: list[list[int]] = []
+    part_of: dict[str, int] = {}
+    jobs_in_last = 0
+    for index, request in enumerate(requests):
+        if request.job_id not in part_of:
+            if not parts or jobs_in_last == max_jobs:
+                parts.append([])
+                jobs_in_last = 0
+            part_of[request.job_id] = len(parts) - 1
+            jobs_in_last += 1
+        parts[part_of[request.job_id]].append(index)
+    return parts
 
-    Requests of one job take slots in ``scheduled_for`` order. A request that later loses its
-    conflict keeps the slot it was given here, so the batch never exceeds ``max_instances``.
+
+@dataclass(frozen=True, slots=True)
+class ClaimFacts:
+    """What a store reads, inside the claim's transaction, about the jobs of a batch.
+
+    ``existing`` maps each requested occurrence that already has a row to that row's run id.
     """
-    taken = dict(running)
+
+    paused: Collection[str] = frozenset()
+    running: Mapping[str, int] = field(default_factory=dict)
+    existing: Mapping[tuple[str, datetime], str] = field(default_factory=dict)
+
+
+def plan_claims(
+    requests: Sequence[ClaimRequest], facts: ClaimFacts, *, node: str, now: datetime
+) -> list[PlannedClaim]:
+    """Each request's row: ``running`` if a slot is free, ``skipped`` if not, none if decided.
+
+    Paused jobs and occurrences that already have a row are decided without a row (an
+    occurrence whose row carries the request's own run id is a retry: ``outcomes`` reads the
+    stored row). Requests of one job take slots in ``scheduled_for`` order; one that later
+    loses a conflict keeps its slot, so a batch never exceeds ``max_instances``.
+    """
+    taken = dict(facts.running)
     planned: dict[int, PlannedClaim] = {}
     order = sorted(range(len(requests)), key=lambda i: requests[i].scheduled_for)
     for index in order:
         request = requests[index]
-        if request.kind in PAUSABLE_KINDS and request.job_id in paused:
-            planned[index] = PlannedClaim(request, None)
-            continue
-        in_use = taken.get(request.job_id, 0)
-        if in_use >= request.max_instances:
-            row = _row(request, RunStatus.SKIPPED, node, now, busy_message(in_use))
+        owner = facts.existing.get((request.job_id, utc(request.scheduled_for)))
+        if request.kind in PAUSABLE_KINDS and request.job_id in facts.paused:
+            planned[index] = PlannedClaim(request, None, ClaimResult.PAUSED)
+        elif owner is not None:
+            decided = None if owner == request.run_id else ClaimResult.LOST
+            planned[index] = PlannedClaim(request, None, decided)
         else:
-            taken[request.job_id] = in_use + 1
-            row = _row(request, RunStatus.RUNNING, node, now, None)
-        planned[index] = PlannedClaim(request, row)
+            in_use = taken.get(request.job_id, 0)
+            if in_use >= request.max_instances:
+                row = _row(request, RunStatus.SKIPPED, node, now, busy_message(in_use))
+            else:
+                taken[request.job_id] = in_use + 1
+                row = _row(request, RunStatus.RUNNING, node, now, None)
+            planned[index] = PlannedClaim(request, row)
     return [planned[index] for index in range(len(requests))]
 
 
@@ -127,19 +157,42 @@ def _row(
     )
 
 
-def outcomes(planned: Sequence[PlannedClaim], inserted: Collection[str]) -> list[ClaimOutcome]:
-    """Outcomes, given the run ids whose rows landed."""
+def not_landed(planned: Sequence[PlannedClaim], inserted: Collection[str]) -> list[str]:
+    """Run ids to look up after the insert: retries, and rows that lost a conflict."""
+    return [
+        claim.request.run_id
+        for claim in planned
+        if claim.decided is None and (claim.row is None or claim.row.run_id not in inserted)
+    ]
+
+
+def outcomes(
+    planned: Sequence[PlannedClaim],
+    inserted: Collection[str],
+    earlier: Mapping[str, RunRecord],
+) -> list[ClaimOutcome]:
+    """Outcomes, given the run ids whose rows landed and rows an earlier attempt wrote.
+
+    ``earlier`` holds the stored rows of ``not_landed`` run ids: a retry of a claim whose
+    first attempt committed (its answer lost with the connection) gets that attempt's
+    outcome back instead of ``lost``.
+    """
     result: list[ClaimOutcome] = []
     for claim in planned:
-        if claim.row is None:
-            result.append(ClaimOutcome(claim.request, ClaimResult.PAUSED))
-        elif claim.row.run_id not in inserted:
+        if claim.decided is not None:
+            result.append(ClaimOutcome(claim.request, claim.decided))
+            continue
+        row = claim.row
+        if row is None or row.run_id not in inserted:
+            row = earlier.get(claim.request.run_id)
+        if row is None or row.status not in _CLAIMED:
             result.append(ClaimOutcome(claim.request, ClaimResult.LOST))
-        elif claim.row.status is RunStatus.RUNNING:
-            result.append(ClaimOutcome(claim.request, ClaimResult.WON, claim.row))
         else:
-            result.append(ClaimOutcome(claim.request, ClaimResult.BUSY, claim.row))
+            result.append(ClaimOutcome(claim.request, _CLAIMED[row.status], row))
     return result
+
+
+_CLAIMED = {RunStatus.RUNNING: ClaimResult.WON, RunStatus.SKIPPED: ClaimResult.BUSY}
 
 
 def missed_row(missed: MissedRange, *, node: str, now: datetime) -> RunRecord:

@@ -11,6 +11,8 @@ call reconnects by itself.
 from __future__ import annotations
 
 import math
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,7 +46,9 @@ def sqlite_engine(url: str, *, busy_timeout: float) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor, time.monotonic() + busy_timeout)
+            # NORMAL in WAL mode: a commit survives any process crash, and only a power loss
+            # can undo the last few; FULL would add an fsync to every claim
             cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
@@ -55,6 +59,27 @@ def sqlite_engine(url: str, *, busy_timeout: float) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any, deadline: float) -> None:
+    """Switch the file to WAL, waiting out other processes doing the same.
+
+    Changing the journal mode does not wait for the busy timeout: when several processes
+    open a new file at once, all but one get "database is locked" straight away. Retry
+    until the deadline, briefly apart; once the file is in WAL mode this is one no-op.
+    """
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                return
+            failure: Exception = sqlite3.OperationalError("cannot switch the journal to WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            failure = error
+        if time.monotonic() >= deadline:
+            raise failure
+        time.sleep(0.005)
 
 
 def postgresql_engine(url: str, *, connect_timeout: float) -> Engine:

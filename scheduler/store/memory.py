@@ -77,18 +77,22 @@ class MemoryStore:
         """Claim a batch of occurrences atomically (see ``StateStore.claim``)."""
         now = decide.utc(now)
         with self._lock:
-            self._heartbeats[node] = now
             job_ids = {request.job_id for request in requests}
-            planned = decide.plan_claims(
-                requests,
+            keys = {(request.job_id, decide.utc(request.scheduled_for)) for request in requests}
+            facts = decide.ClaimFacts(
                 paused=job_ids & self._pauses.keys(),
                 running=self._running_counts(job_ids, now),
-                node=node,
-                now=now,
+                existing={key: self._keys[key] for key in keys if key in self._keys},
             )
+            planned = decide.plan_claims(requests, facts, node=node, now=now)
             rows = [claim.row for claim in planned if claim.row is not None]
             inserted = {row.run_id for row in self._insert(rows)}
-        return decide.outcomes(planned, inserted)
+            earlier = {
+                run_id: self._rows[run_id].record
+                for run_id in decide.not_landed(planned, inserted)
+                if run_id in self._rows
+            }
+        return decide.outcomes(planned, inserted, earlier)
 
     def finish(self, records: Sequence[RunRecord]) -> None:
         """Write how runs ended, by run id."""
@@ -116,6 +120,7 @@ class MemoryStore:
         self, ranges: Sequence[MissedRange], *, node: str, now: datetime
     ) -> list[RunRecord]:
         """One ``missed`` row per range, once."""
+        now = decide.utc(now)
         with self._lock:
             inserted = []
             for missed in ranges:
@@ -129,20 +134,15 @@ class MemoryStore:
         with self._lock:
             self._heartbeats[node] = decide.utc(now)
 
-    def retire(self, node: str) -> None:
-        """Forget ``node``'s heartbeat."""
-        with self._lock:
-            self._heartbeats.pop(node, None)
-
     def reap(self, now: datetime) -> list[RunRecord]:
-        """Mark ``abandoned`` the runs of nodes that stopped heartbeating."""
+        """Mark ``abandoned`` the running runs that are no longer live."""
         now = decide.utc(now)
         with self._lock:
             reaped = []
             running = [self._rows[run_id] for ids in self._running.values() for run_id in ids]
             for row in running:
                 record = row.record
-                if not self._is_live(record.node, now):
+                if not self._is_live(record, now):
                     abandoned = dataclasses.replace(
                         record,
                         status=RunStatus.ABANDONED,
@@ -151,7 +151,8 @@ class MemoryStore:
                     )
                     self._set(row, abandoned)
                     reaped.append(abandoned)
-            for node in [node for node in self._heartbeats if not self._is_live(node, now)]:
+            cutoff = now - self._ttl
+            for node in [node for node, seen in self._heartbeats.items() if seen < cutoff]:
                 del self._heartbeats[node]
             return reaped
 
@@ -252,9 +253,12 @@ class MemoryStore:
             running.discard(record.run_id)
         row.record = record
 
-    def _is_live(self, node: str, now: datetime) -> bool:
-        seen = self._heartbeats.get(node)
-        return seen is not None and seen >= now - self._ttl
+    def _is_live(self, record: RunRecord, now: datetime) -> bool:
+        cutoff = now - self._ttl
+        if (record.started_at or record.scheduled_for) >= cutoff:
+            return True
+        seen = self._heartbeats.get(record.node)
+        return seen is not None and seen >= cutoff
 
     def _running_counts(self, job_ids: Collection[str], now: datetime) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -262,7 +266,7 @@ class MemoryStore:
             live = sum(
                 1
                 for run_id in self._running.get(job_id, ())
-                if self._is_live(self._rows[run_id].record.node, now)
+                if self._is_live(self._rows[run_id].record, now)
             )
             if live:
                 counts[job_id] = live

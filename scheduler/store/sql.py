@@ -8,6 +8,7 @@ PostgreSQL per-job advisory locks serialize claims of one job while the unique
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -46,7 +47,7 @@ class SqlStore:
         self._backend = backend_of(url)
         if self._backend not in ("sqlite", "postgresql"):
             raise StoreError(self._url, "not a SQL store URL")
-        if not table_prefix.replace("_", "").isalnum() and table_prefix:
+        if not _PREFIX.fullmatch(table_prefix):
             raise StoreError(self._url, f"table prefix {table_prefix!r} must be letters, digits, _")
         self._connect_timeout = connect_timeout
         self._ttl = heartbeat_ttl
@@ -63,6 +64,11 @@ class SqlStore:
     def heartbeat_ttl(self) -> timedelta:
         """How long a node counts as live after its last heartbeat."""
         return self._ttl
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds to reach the server (PostgreSQL) or to wait for the file's lock (SQLite)."""
+        return self._connect_timeout
 
     @property
     def tables(self) -> Tables:
@@ -108,40 +114,48 @@ class SqlStore:
     def claim(
         self, requests: Sequence[ClaimRequest], *, node: str, now: datetime
     ) -> list[ClaimOutcome]:
-        """Claim a batch of occurrences in one transaction (see ``StateStore.claim``)."""
-        if not requests:
-            return []
+        """Claim a batch of occurrences in one transaction (see ``StateStore.claim``).
+
+        Batches of more than ``MAX_JOBS_PER_TRANSACTION`` jobs are split by job (some SQLite
+        builds allow only 32,766 parameters per statement); each part is one transaction.
+        """
+        now = decide.utc(now)
+        outcomes: dict[int, ClaimOutcome] = {}
+        for part in decide.split_by_job(requests, MAX_JOBS_PER_TRANSACTION):
+            claimed = self._claim_part([requests[index] for index in part], node, now)
+            outcomes.update(zip(part, claimed, strict=True))
+        return [outcomes[index] for index in range(len(requests))]
+
+    def _claim_part(
+        self, requests: Sequence[ClaimRequest], node: str, now: datetime
+    ) -> list[ClaimOutcome]:
         job_ids = sorted({request.job_id for request in requests})
         with self._write() as connection:
             if self._backend == "postgresql":
                 connection.execute(*sql.lock_jobs(self._prefix, job_ids))
-            connection.execute(sql.upsert_heartbeat(self._tables, self._backend, node, now))
-            paused = set(connection.scalars(sql.paused_among(self._tables, job_ids)))
-            cutoff = now - self._ttl
-            running_rows = connection.execute(sql.running_counts(self._tables, job_ids, cutoff))
-            running = {job_id: int(count) for job_id, count in running_rows}
-            planned = decide.plan_claims(
-                requests, paused=paused, running=running, node=node, now=now
+            facts = connection.execute(
+                sql.claim_facts(self._tables, requests, now - self._ttl, self._backend)
             )
+            planned = decide.plan_claims(requests, sql.read_facts(facts), node=node, now=now)
             rows = [claim.row for claim in planned if claim.row is not None]
             inserted = self._insert(connection, [sql.run_values(row) for row in rows])
-        return decide.outcomes(planned, inserted)
+            earlier = self._rows_by_id(connection, decide.not_landed(planned, inserted))
+        return decide.outcomes(planned, inserted, earlier)
 
     def finish(self, records: Sequence[RunRecord]) -> None:
         """Write how runs ended, by run id, in one statement."""
         if not records:
             return
-        with self._write() as connection:
-            connection.execute(
-                sql.finish_runs(self._tables), [sql.finish_values(record) for record in records]
-            )
+        values = [sql.finish_values(decide.utc_record(record)) for record in records]
+        with self._one_statement() as connection:
+            connection.execute(sql.finish_runs(self._tables), values)
 
     def record(self, records: Sequence[RunRecord]) -> list[RunRecord]:
         """Insert rows that need no claim, once per occurrence; returns those inserted."""
         if not records:
             return []
         records = [decide.utc_record(record) for record in records]
-        with self._write() as connection:
+        with self._one_statement() as connection:
             inserted = self._insert(connection, [sql.run_values(record) for record in records])
         return [record for record in records if record.run_id in inserted]
 
@@ -156,23 +170,19 @@ class SqlStore:
             sql.run_values(row, missed_until=missed.last, count=missed.count)
             for row, missed in zip(rows, ranges, strict=True)
         ]
-        with self._write() as connection:
+        with self._one_statement() as connection:
             inserted = self._insert(connection, values)
         return [row for row in rows if row.run_id in inserted]
 
     def heartbeat(self, node: str, now: datetime) -> None:
         """Say that ``node`` is alive at ``now``."""
-        with self._write() as connection:
-            connection.execute(sql.upsert_heartbeat(self._tables, self._backend, node, now))
-
-    def retire(self, node: str) -> None:
-        """Forget ``node``'s heartbeat."""
-        nodes = self._tables.nodes
-        with self._write() as connection:
-            connection.execute(nodes.delete().where(nodes.c.node == node))
+        statement = sql.upsert_heartbeat(self._tables, self._backend, node, decide.utc(now))
+        with self._one_statement() as connection:
+            connection.execute(statement)
 
     def reap(self, now: datetime) -> list[RunRecord]:
-        """Mark ``abandoned`` the runs of nodes that stopped heartbeating; return them."""
+        """Mark ``abandoned`` the running runs that are no longer live; return them."""
+        now = decide.utc(now)
         cutoff = now - self._ttl
         with self._write() as connection:
             orphans = [
@@ -206,15 +216,16 @@ class SqlStore:
 
     def pause(self, job_id: str, *, who: str, reason: str | None, now: datetime) -> Pause:
         """Pause a job on every process."""
-        values = {"job_id": job_id, "paused_at": now, "who": who, "reason": reason}
-        with self._write() as connection:
+        pause = Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
+        values = {"job_id": job_id, "paused_at": pause.paused_at, "who": who, "reason": reason}
+        with self._one_statement() as connection:
             connection.execute(sql.upsert_pause(self._tables, self._backend, values))
-        return Pause(job_id=job_id, paused_at=decide.utc(now), who=who, reason=reason)
+        return pause
 
     def resume(self, job_id: str) -> Pause | None:
         """Lift a job's pause; returns it, or ``None`` if the job was not paused."""
         pauses = self._tables.pauses
-        with self._write() as connection:
+        with self._one_statement() as connection:
             row = connection.execute(
                 pauses.delete().where(pauses.c.job_id == job_id).returning(*pauses.c)
             ).first()
@@ -243,17 +254,23 @@ class SqlStore:
 
     def latest_scheduled_for(self, job_ids: Collection[str]) -> dict[str, datetime]:
         """The latest occurrence each job has a row for."""
-        if not job_ids:
-            return {}
-        query = sql.latest_occurrences(self._tables, job_ids, decide.OCCURRENCE_KINDS)
+        ordered = sorted(set(job_ids))
+        latest: dict[str, datetime] = {}
         with self._read() as connection:
-            return {job_id: latest for job_id, latest in connection.execute(query)}
+            for start in range(0, len(ordered), MAX_JOBS_PER_TRANSACTION):
+                part = ordered[start : start + MAX_JOBS_PER_TRANSACTION]
+                query = sql.latest_occurrences(
+                    self._tables, part, decide.OCCURRENCE_KINDS, self._backend
+                )
+                latest.update({job_id: moment for job_id, moment in connection.execute(query)})
+        return latest
 
     def prune(self, *, keep_per_job: int, now: datetime, contestable: timedelta) -> int:
         """Delete old rows beyond ``keep_per_job`` per job; returns how many."""
         decide.check_keep_per_job(keep_per_job)
-        with self._write() as connection:
-            result = connection.execute(sql.prune(self._tables, keep_per_job, now - contestable))
+        statement = sql.prune(self._tables, keep_per_job, decide.utc(now) - contestable)
+        with self._one_statement() as connection:
+            result = connection.execute(statement)
         return int(result.rowcount)
 
     def _new_engine(self) -> Engine:
@@ -274,12 +291,23 @@ class SqlStore:
 
     def _insert(self, connection: Connection, values: list[dict[str, object]]) -> set[str]:
         """Insert rows, skipping conflicts; the run ids that landed."""
-        landed: set[str] = set()
-        statement = sql.insert_runs(self._tables, self._backend)
-        for start in range(0, len(values), _INSERT_CHUNK):
-            chunk = values[start : start + _INSERT_CHUNK]
-            landed.update(connection.scalars(statement, chunk))
-        return landed
+        if not values:
+            return set()
+        if self._backend == "postgresql":
+            preparer = connection.dialect.identifier_preparer
+            statement = sql.insert_runs_from_json(self._tables, preparer)
+            return set(connection.scalars(statement, sql.runs_json(values)))
+        # many parameter sets with RETURNING: SQLAlchemy sends them as multi-row INSERTs of up
+        # to 1,000 rows each ("insertmanyvalues"), not one statement per row
+        return set(connection.scalars(sql.insert_runs(self._tables, self._backend), values))
+
+    def _rows_by_id(self, connection: Connection, run_ids: list[str]) -> dict[str, RunRecord]:
+        """The stored rows of these run ids (none, unless a claim is being retried)."""
+        if not run_ids:
+            return {}
+        runs = self._tables.runs
+        query = select(runs).where(sql.among(runs.c.run_id, run_ids, self._backend))
+        return {row.run_id: sql.record_from_row(row) for row in connection.execute(query)}
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -287,6 +315,22 @@ class SqlStore:
             connection.execution_options(**{WRITE: True})
             with connection.begin():
                 yield connection
+
+    @contextmanager
+    def _one_statement(self) -> Iterator[Connection]:
+        """A write that is one statement: on PostgreSQL in autocommit, saving BEGIN and COMMIT.
+
+        SQLite keeps ``BEGIN IMMEDIATE``: a lone statement would take the write lock only when
+        it first writes, and in WAL mode a stale snapshot then fails at once instead of
+        waiting.
+        """
+        if self._backend != "postgresql":
+            with self._write() as connection:
+                yield connection
+            return
+        with translated_errors(self._url, self._raw_url), self._connected().connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -300,7 +344,8 @@ class SqlStore:
         return self._engine
 
 
-_INSERT_CHUNK = 500
+_PREFIX = re.compile(r"[A-Za-z0-9_]*")
+MAX_JOBS_PER_TRANSACTION = 5000
 
 
 def _pause(row: object) -> Pause:

@@ -7,26 +7,38 @@ Inserts use the dialects' ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (Postg
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Delete,
     Insert,
+    Integer,
     Select,
+    String,
+    Table,
     Update,
+    any_,
     bindparam,
     delete,
     func,
+    literal,
+    null,
+    or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scheduler.records import RunKind, RunRecord, RunStatus
+from scheduler.store.base import ClaimRequest
+from scheduler.store.decide import ClaimFacts, utc
 from scheduler.store.schema import Tables, UtcInstant
 
 
@@ -67,6 +79,60 @@ def record_from_row(row: Any) -> RunRecord:
         run_id=row.run_id,
         node=row.node,
     )
+
+
+def among(column: ColumnElement[Any], values: Collection[str], dialect: str) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``= ANY(array)``, one parameter however many.
+
+    psycopg parses a statement's text for its placeholders each time it is not cached: with
+    a thousand ``IN`` parameters that costs more than the query itself.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
+    return column.in_(list(values))
+
+
+def insert_runs_from_json(tables: Tables, preparer: Any) -> Any:
+    """PostgreSQL: insert rows given as one JSON document, skipping conflicts.
+
+    One short statement and one text parameter for a whole batch, instead of eleven
+    thousand placeholders for 1,000 rows (see ``among``); returns the run ids that landed.
+    """
+    columns = ", ".join(_RUN_COLUMNS)
+    record_type = ", ".join(f"{column} {kind}" for column, kind in _PG_TYPES.items())
+    return text(
+        f"INSERT INTO {preparer.format_table(tables.runs)} ({columns}) "
+        f"SELECT {columns} FROM json_to_recordset(CAST(:rows AS json)) AS r({record_type}) "
+        "ON CONFLICT DO NOTHING RETURNING run_id"
+    )
+
+
+def runs_json(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """``run_values`` rows as the parameter of ``insert_runs_from_json``."""
+    return {"rows": json.dumps([_json_row(row) for row in rows])}
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        column: value.isoformat() if isinstance(value, datetime) else value
+        for column, value in row.items()
+    }
+
+
+_PG_TYPES = {
+    "run_id": "text",
+    "job_id": "text",
+    "scheduled_for": "timestamptz",
+    "kind": "text",
+    "status": "text",
+    "node": "text",
+    "started_at": "timestamptz",
+    "finished_at": "timestamptz",
+    "error": "text",
+    "missed_until": "timestamptz",
+    "missed_count": "integer",
+}
+_RUN_COLUMNS = tuple(_PG_TYPES)
 
 
 def insert_runs(tables: Tables, dialect: str) -> Insert:
@@ -121,9 +187,7 @@ def _lock_key(prefix: str, name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def paused_among(tables: Tables, job_ids: Collection[str]) -> Select[Any]:
-    """The paused jobs among these."""
-    return select(tables.pauses.c.job_id).where(tables.pauses.c.job_id.in_(list(job_ids)))
+_PAUSED, _EXISTING = -1, -2  # tags of ``claim_facts`` rows that are not counts
 
 
 def live_nodes(tables: Tables, cutoff: datetime) -> Select[Any]:
@@ -131,18 +195,63 @@ def live_nodes(tables: Tables, cutoff: datetime) -> Select[Any]:
     return select(tables.nodes.c.node).where(tables.nodes.c.heartbeat_at >= cutoff)
 
 
-def running_counts(tables: Tables, job_ids: Collection[str], cutoff: datetime) -> Select[Any]:
-    """Per job, its runs ``running`` on live nodes."""
+def is_live(tables: Tables, cutoff: datetime) -> ColumnElement[bool]:
+    """A run started at or after ``cutoff``, or its node heartbeated since."""
     runs = tables.runs
-    return (
-        select(runs.c.job_id, func.count())
+    started = func.coalesce(runs.c.started_at, runs.c.scheduled_for)
+    return or_(started >= cutoff, runs.c.node.in_(live_nodes(tables, cutoff)))
+
+
+def claim_facts(
+    tables: Tables, requests: Sequence[ClaimRequest], cutoff: datetime, dialect: str
+) -> CompoundSelect[Any]:
+    """In one query, what a claim decides on (see ``read_facts``).
+
+    Rows are ``(job_id, tag, scheduled_for, run_id)``: tag -2 for a requested occurrence that
+    already has a row (with its instant and run id), -1 for a paused job, otherwise the
+    job's count of live running runs.
+    """
+    runs, pauses = tables.runs, tables.pauses
+    job_ids = sorted({request.job_id for request in requests})
+    instants = sorted({utc(request.scheduled_for) for request in requests})
+    existing = select(
+        runs.c.job_id, literal(_EXISTING, Integer), runs.c.scheduled_for, runs.c.run_id
+    ).where(among(runs.c.job_id, job_ids, dialect), _instant_among(runs, instants, dialect))
+    paused = select(pauses.c.job_id, literal(_PAUSED, Integer), null(), null()).where(
+        among(pauses.c.job_id, job_ids, dialect)
+    )
+    running = (
+        select(runs.c.job_id, func.count(), null(), null())
         .where(
             runs.c.status == RunStatus.RUNNING.value,
-            runs.c.job_id.in_(list(job_ids)),
-            runs.c.node.in_(live_nodes(tables, cutoff)),
+            among(runs.c.job_id, job_ids, dialect),
+            is_live(tables, cutoff),
         )
         .group_by(runs.c.job_id)
     )
+    return union_all(existing, paused, running)
+
+
+def _instant_among(runs: Table, instants: list[datetime], dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        array = postgresql.ARRAY(postgresql.TIMESTAMP(timezone=True))
+        return runs.c.scheduled_for == any_(bindparam(None, instants, type_=array))
+    return runs.c.scheduled_for.in_(instants)
+
+
+def read_facts(rows: Any) -> ClaimFacts:
+    """``claim_facts`` rows as ``ClaimFacts``."""
+    paused: set[str] = set()
+    running: dict[str, int] = {}
+    existing: dict[tuple[str, datetime], str] = {}
+    for job_id, tag, scheduled_for, run_id in rows:
+        if tag == _EXISTING:
+            existing[(job_id, scheduled_for)] = run_id
+        elif tag == _PAUSED:
+            paused.add(job_id)
+        else:
+            running[job_id] = int(tag)
+    return ClaimFacts(paused=paused, running=running, existing=existing)
 
 
 def finish_runs(tables: Tables) -> Update:
@@ -174,11 +283,9 @@ def finish_values(record: RunRecord) -> dict[str, Any]:
 
 
 def orphaned_runs(tables: Tables, cutoff: datetime) -> Select[Any]:
-    """Runs ``running`` on nodes that are not live."""
+    """Runs ``running`` that are no longer live."""
     runs = tables.runs
-    return select(runs).where(
-        runs.c.status == RunStatus.RUNNING.value, runs.c.node.not_in(live_nodes(tables, cutoff))
-    )
+    return select(runs).where(runs.c.status == RunStatus.RUNNING.value, ~is_live(tables, cutoff))
 
 
 def abandon_run(tables: Tables) -> Update:
@@ -224,13 +331,16 @@ def covered_until(tables: Tables) -> ColumnElement[datetime]:
 
 
 def latest_occurrences(
-    tables: Tables, job_ids: Collection[str], kinds: Collection[RunKind]
+    tables: Tables, job_ids: Collection[str], kinds: Collection[RunKind], dialect: str
 ) -> Select[Any]:
     """Per job, the latest occurrence with a row of one of ``kinds``."""
     runs = tables.runs
     return (
         select(runs.c.job_id, func.max(covered_until(tables)))
-        .where(runs.c.job_id.in_(list(job_ids)), runs.c.kind.in_([kind.value for kind in kinds]))
+        .where(
+            among(runs.c.job_id, job_ids, dialect),
+            runs.c.kind.in_([kind.value for kind in kinds]),
+        )
         .group_by(runs.c.job_id)
     )
 

@@ -29,9 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench_lag import async_job, bare, percentile  # noqa: E402
+from bench_lag import async_job, bare, percentile
 
-from scheduler.settings import Settings  # noqa: E402
+from scheduler.settings import Settings
 
 PROCESSES = 3
 STARTS: dict[str, float] = {}
