@@ -948,3 +948,34 @@ def test_catchup_true_is_a_located_warning_not_silence(tmp_path: Path) -> None:
         (4, 10, "catchup", "warning")
     ]
     assert result.problems[0].message.startswith("catchup has no effect yet")
+
+
+def test_duplicate_ids_reparse_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Locating 300 repeated ids re-parses each of the two files once, not once per id."""
+    from scheduler.loader.assembly import FileOutcome
+
+    body = "jobs:\n" + "".join(
+        f'  - {{job_id: job_{index}, func: jobs.example.run, cron_expression: "@daily"}}\n'
+        for index in range(300)
+    )
+    (tmp_path / "a.yaml").write_text(body)
+    (tmp_path / "b.yaml").write_text(body)
+    calls: list[str] = []
+    original = FileOutcome.positions
+
+    def counting(self: FileOutcome) -> object:
+        calls.append(self.file)
+        return original(self)
+
+    monkeypatch.setattr(FileOutcome, "positions", counting)
+    result = load(tmp_path, allowed_modules=("jobs",), import_check=False)
+    assert len(result.problems) == 300
+    assert result.problems[0] == P(
+        str(tmp_path / "b.yaml"),
+        2,
+        14,
+        f"duplicate job_id 'job_0'; first defined at {tmp_path / 'a.yaml'}:2",
+        "job_0",
+        "job_id",
+    )
+    assert sorted(calls) == [str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]
