@@ -34,6 +34,16 @@ class Problem:
         return (self.file, self.line or 0, self.col or 0, self.message)
 
 
+def shorten(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters: a message names a value, it does
+    not carry a 4,000-digit number or a 300-character zone name whole."""
+    shown = repr(value)
+    if len(shown) <= limit:
+        return shown
+    closing = shown[-1] if shown[-1] in "'\"" else ""
+    return shown[: limit - 4] + "..." + closing
+
+
 def sorted_problems(problems: list[Problem]) -> list[Problem]:
     """Return problems ordered by file, line and column."""
     return sorted(problems, key=Problem.sort_key)

@@ -81,7 +81,8 @@ def test_validate_one_located_line_per_problem(
     path = tmp_path / "m.yaml"
     assert out == [
         f"{path}:3:18: error: [a] cron_expression: day-of-week 8 is out of range 0-7",
-        f"{path}:4:10: error: [a] enabled: expected true or false (unquoted), got the string 'no'",
+        f"{path}:4:10: error: [a] enabled: expected true or false (unquoted), got the string 'no'; "
+        "write true or false",
         "invalid: 2 errors; 0 jobs in 1 file (0 enabled, 0 disabled)",
     ]
 

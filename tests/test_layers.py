@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sources",),
     ("manifest",),
     ("cron",),
-    ("records", "settings", "clock", "problems", "errors", "logs"),
+    ("records", "settings", "timezones", "clock", "problems", "errors", "logs"),
 )
 
 

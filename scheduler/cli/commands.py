@@ -14,9 +14,10 @@ from scheduler.cli import render
 from scheduler.clock import SYSTEM_CLOCK
 from scheduler.errors import InvalidCronExpression
 from scheduler.loader import LoadResult, ManifestLoader
-from scheduler.manifest import is_known_timezone, manifest_json_schema
+from scheduler.manifest import manifest_json_schema
 from scheduler.problems import render_problem
 from scheduler.settings import load_settings
+from scheduler.timezones import timezone_problem
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -126,8 +127,9 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_next(args: argparse.Namespace) -> int:
     """Print the next fire times of an expression, with its English description."""
     zone = args.tz or load_settings().timezone
-    if not is_known_timezone(zone):
-        print(f"error: unknown timezone {zone!r}", file=sys.stderr)
+    problem = timezone_problem(zone)
+    if problem is not None:
+        print(f"error: {'--tz' if args.tz else 'SCHEDULER_TIMEZONE'}: {problem}", file=sys.stderr)
         return EXIT_USAGE
     after = args.after or SYSTEM_CLOCK.now()
     try:

@@ -8,13 +8,15 @@ errors keep their mark, relabelled in our words (``yaml_errors``).
 from __future__ import annotations
 
 import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from scheduler.problems import Problem
+from scheduler.sources.limits import MAX_NESTING, NESTED_TOO_DEEP, first_excess
 from scheduler.sources.parsed import DuplicateKey, ParsedSource, failed
 from scheduler.sources.positions import NO_POSITIONS, Segment
 from scheduler.sources.yaml_aliases import alias_problem
 from scheduler.sources.yaml_errors import reader_error_problem, tag_problem, yaml_error_problem
-from scheduler.sources.yaml_loader import PositionLoader
+from scheduler.sources.yaml_loader import LimitExceeded, PositionLoader, mark_position
 from scheduler.sources.yaml_positions import YamlPositions
 
 __all__ = ["parse_yaml"]
@@ -23,6 +25,7 @@ __all__ = ["parse_yaml"]
 def parse_yaml(text: str, file: str) -> ParsedSource:
     """Compose with libyaml, refuse alias bombs, build, then report what was recorded."""
     loader = PositionLoader(text)
+    node: Node | None = None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -32,14 +35,23 @@ def parse_yaml(text: str, file: str) -> ParsedSource:
             if bomb is not None:
                 return failed(bomb)
         data = loader.build(node)
+    except LimitExceeded as exc:
+        return failed(Problem(file, *mark_position(exc.mark), exc.message))
     except yaml.MarkedYAMLError as exc:
         return failed(yaml_error_problem(exc, text, file))
     except yaml.YAMLError as exc:
         return failed(reader_error_problem(exc, text, file))
-    except RecursionError:
-        return failed(Problem(file, None, None, "YAML is nested too deeply"))
+    except RecursionError:  # PyYAML's own constructor, used for merge keys, recurses too
+        line, col = _deep_node_position(node)
+        return failed(Problem(file, line, col, NESTED_TOO_DEEP))
     finally:
         loader.dispose()
+    if loader.may_merge:  # merged mappings are built by PyYAML, past our own checks
+        excess = first_excess(data)
+        if excess is not None:
+            path, message = excess
+            line, col = YamlPositions(text, data, {}).locate(path)
+            return failed(Problem(file, line, col, message))
     if loader.refused_tags:
         refused = tuple(tag_problem(tag, mark, file) for tag, mark in loader.refused_tags)
         return ParsedSource(None, YamlPositions(text, data, {}), refused)
@@ -49,6 +61,24 @@ def parse_yaml(text: str, file: str) -> ParsedSource:
         duplicates = _duplicate_keys(data, loader)
         return ParsedSource(data, YamlPositions(text, data, {}), (), duplicates)
     return ParsedSource(data, YamlPositions(text, data, loader.starts))
+
+
+def _deep_node_position(root: Node | None) -> tuple[int, int]:
+    """Where the first list or mapping nested past ``MAX_NESTING`` starts (iteratively)."""
+    stack: list[tuple[Node, int]] = [(root, 0)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, MappingNode | SequenceNode):
+            continue
+        if depth >= MAX_NESTING:
+            return mark_position(node.start_mark)
+        children = (
+            [part for pair in node.value for part in pair]
+            if isinstance(node, MappingNode)
+            else node.value
+        )
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return (1, 1)
 
 
 def _duplicate_keys(data: object, loader: PositionLoader) -> tuple[DuplicateKey, ...]:
