@@ -353,7 +353,7 @@ def test_plain_scalars_read_as_yaml_1_1_says_except_booleans() -> None:
         "b": 31,
         "c": 1000,
         "d": 90,
-        "e": False,
+        "e": "Off",
         "f": None,
         "g": 1.5,
         "h": 7,
