@@ -221,7 +221,8 @@ BROKEN_CASES: dict[str, list[Problem]] = {
             2,
             7,
             "cannot import module 'tests.fixtures.fixture_raises': "
-            "RuntimeError: database URL is not configured",
+            "RuntimeError: database URL is not configured"
+            f" ({FIXTURES / 'fixture_raises.py'}:3)",
             "module_raises",
             "func",
         ),
@@ -231,7 +232,8 @@ BROKEN_CASES: dict[str, list[Problem]] = {
             "missing_attribute.yaml",
             2,
             7,
-            "module 'tests.fixtures.fixture_jobs' has no attribute 'cleanup_job'",
+            "module 'tests.fixtures.fixture_jobs' has no attribute 'cleanup_job'; "
+            "did you mean 'cleanup'?",
             "missing_attribute",
             "func",
         ),
@@ -534,7 +536,7 @@ def test_import_check_off_still_enforces_the_allowlist(in_broken: Path) -> None:
         ),
         (
             "import sys\nsys.exit(3)\n",
-            "cannot import module 'tmpjobs_bad': SystemExit: 3",
+            "cannot import module 'tmpjobs_bad': SystemExit: 3 ({tmp}/tmpjobs_bad.py:2)",
         ),
     ],
     ids=["syntax-error", "system-exit"],
@@ -549,7 +551,8 @@ def test_any_import_failure_is_a_problem(
 
     result = load(manifest, allowed_modules=("tmpjobs_bad",))
 
-    assert list(result.problems) == [P(str(manifest), 2, 7, message, "a", "func")]
+    expected = message.format(tmp=tmp_path)
+    assert list(result.problems) == [P(str(manifest), 2, 7, expected, "a", "func")]
 
 
 def test_allowlist_matches_whole_package_names(tmp_path: Path) -> None:

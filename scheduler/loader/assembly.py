@@ -76,11 +76,21 @@ class Assembly:
             if outcome is not None and outcome.problems
         }
         self._unread = {index for index, outcome in enumerate(self._outcomes) if outcome is None}
+        self._retry = {
+            index
+            for index, outcome in enumerate(self._outcomes)
+            if outcome is not None and outcome.import_failed
+        }
 
     @property
     def unread(self) -> frozenset[int]:
         """Indexes of the files that could not be read: a reload reads them again."""
         return frozenset(self._unread)
+
+    @property
+    def retry(self) -> frozenset[int]:
+        """Indexes of the files whose imports failed: a reload checks them again."""
+        return frozenset(self._retry)
 
     def replace(self, index: int, outcome: FileOutcome | None) -> None:
         """Take the new outcome of the file at ``index``; the other files stay as they were."""
@@ -96,6 +106,9 @@ class Assembly:
         self._sizes[index] = len(jobs)
         self._troubled.pop(index, None)
         self._unread.discard(index)
+        self._retry.discard(index)
+        if outcome is not None and outcome.import_failed:
+            self._retry.add(index)
         if outcome is None:
             self._unread.add(index)
         elif outcome.problems:
