@@ -45,7 +45,7 @@ def test_list_shows_every_job_with_state_and_source(
         "health_check",
         "monthly_deep_cleanup",
         "disabled",
-        "manifests/maintenance.toml:8",
+        "maintenance.toml:8",
         "Europe/Berlin",
         "*/10 * * * * *",
     ):
@@ -95,12 +95,17 @@ def test_trigger_of_a_failing_job_exits_1(
     assert out.startswith("a: failed in ") and "kaput" in out
 
 
-def test_trigger_of_an_unknown_job_exits_1(
+def test_trigger_of_an_unknown_job_suggests_close_ids_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _manifest(tmp_path, "a.yaml", _job("a", "jobs.cleanup.cleanup_job"))
-    assert main(["trigger", "nope", "--manifests", str(tmp_path)]) == 1
-    assert capsys.readouterr().err.endswith("error: no job with id 'nope'\n")
+    _manifest(tmp_path, "a.yaml", _job("nightly_cleanup", "jobs.cleanup.cleanup_job"))
+    assert main(["trigger", "nightly_cleanpu", "--manifests", str(tmp_path)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "error: no job with id 'nightly_cleanpu'; did you mean 'nightly_cleanup'?\n",
+    )
+    assert main(["trigger", "zzz", "--manifests", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "error: no job with id 'zzz'\n"
 
 
 def test_run_refuses_an_invalid_set_and_prints_every_problem(

@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".toml")
+NO_MANIFESTS = "no manifest files in this folder (looked for *.yaml, *.yml and *.toml below it)"
 _IGNORED_SUFFIXES = ("~", ".swp")
 
 
@@ -67,13 +68,28 @@ def _take_entry(
         if entry.is_dir(follow_symlinks=False):
             pending.append(entry.path)
         elif not entry.name.endswith(MANIFEST_SUFFIXES):
-            return
+            skipped = _skipped_reason(entry.name)
+            if skipped is not None and entry.is_file():
+                problems.append(Problem(entry.path, None, None, skipped, severity="warning"))
         elif entry.is_file():
             found.append(entry.path)
         elif entry.is_symlink() and not os.path.exists(entry.path):
             problems.append(Problem(entry.path, None, None, _unreadable(entry.path)))
     except OSError as exc:
         problems.append(Problem(entry.path, None, None, f"cannot read file: {exc.strerror}"))
+
+
+def _skipped_reason(name: str) -> str | None:
+    """Why a file that looks like a manifest is not loaded; ``None`` for other files."""
+    lowered = name.lower()
+    if lowered.endswith(MANIFEST_SUFFIXES):
+        return (
+            "skipped: manifest names end in .yaml, .yml or .toml in lower case; "
+            "rename the file to load it"
+        )
+    if lowered.endswith(".json"):
+        return "skipped: JSON files are not loaded; save it as YAML (JSON is valid YAML) in .yaml"
+    return None
 
 
 def _unreadable(path: str) -> str:
@@ -93,7 +109,10 @@ def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list
     for given in paths:
         path = os.fspath(given)
         if os.path.isdir(path):
-            files.update(_discover(path, problems))
+            found = _discover(path, problems)
+            if not found:
+                problems.append(Problem(path, None, None, NO_MANIFESTS, severity="warning"))
+            files.update(found)
         elif not os.path.exists(path):
             message = _unreadable(path) if os.path.islink(path) else "no such file or directory"
             problems.append(Problem(path, None, None, message))

@@ -27,13 +27,19 @@ from pydantic import ValidationError
 from scheduler import cron
 from scheduler.loader.assembly import Assembly, Candidate, FileOutcome
 from scheduler.loader.documents import job_entries, report_duplicate_keys, report_validation
-from scheduler.loader.files import listed_name, manifest_files, read_manifest, would_discover
+from scheduler.loader.files import (
+    NO_MANIFESTS,
+    listed_name,
+    manifest_files,
+    read_manifest,
+    would_discover,
+)
 from scheduler.loader.importing import DEFAULT_IMPORT_TIMEOUT
 from scheduler.loader.imports import FuncChecker
 from scheduler.loader.results import LoadedJob, LoadResult
 from scheduler.loader.scope import FileScope, JobEntry
 from scheduler.manifest import JobSpec
-from scheduler.problems import Problem, sorted_problems
+from scheduler.problems import Problem, has_errors, sorted_problems
 from scheduler.sources import SourceKind, parse_source
 
 __all__ = ["ManifestLoader", "load_manifests"]
@@ -45,6 +51,7 @@ class _Listing(NamedTuple):
     folder: str
     files: tuple[str, ...]
     assembly: Assembly
+    warnings: tuple[Problem, ...]  # about the listing (skipped files): repeated when reused
 
 
 class ManifestLoader:
@@ -96,6 +103,12 @@ class ManifestLoader:
         listing = self._load_changed(paths, changed, problems) if changed is not None else None
         if listing is None:
             listing = self._load_all(paths, problems)
+        else:
+            problems.extend(listing.warnings)
+            if not listing.files:
+                problems.append(
+                    Problem(listing.folder, None, None, NO_MANIFESTS, severity="warning")
+                )
         jobs = listing.assembly.jobs(problems)
         problems.extend(listing.assembly.problems())
         return LoadResult(jobs, tuple(sorted_problems(problems)), listing.files)
@@ -103,10 +116,12 @@ class ManifestLoader:
     def _load_all(self, paths: Sequence[str | Path], problems: list[Problem]) -> _Listing:
         """List the paths, read every file and parse those whose bytes changed."""
         files = tuple(manifest_files(paths, problems))
-        reusable = len(paths) == 1 and not problems and os.path.isdir(paths[0])
+        reusable = len(paths) == 1 and not has_errors(problems) and os.path.isdir(paths[0])
+        warnings = tuple(problem for problem in problems if problem.message != NO_MANIFESTS)
         found = [self._read(file, problems) for file in files]
         self._cache = {outcome.file: outcome for outcome in found if outcome is not None}
-        listing = _Listing(os.fspath(paths[0]) if paths else "", files, Assembly(found))
+        folder = os.fspath(paths[0]) if paths else ""
+        listing = _Listing(folder, files, Assembly(found), warnings)
         self._listing = listing if reusable else None
         return listing
 
@@ -140,7 +155,7 @@ class ManifestLoader:
             outcome = found[index]
             if outcome is None or outcome.import_failed or file in reread:
                 found[index] = self._reread(file, problems)
-        self._listing = _Listing(listing.folder, files, Assembly(found))
+        self._listing = _Listing(listing.folder, files, Assembly(found), listing.warnings)
         return self._listing
 
     def _read(self, file: str, problems: list[Problem]) -> FileOutcome | None:

@@ -108,7 +108,9 @@ class SchedulerService:
         self.settings = settings if settings is not None else load_settings()
         self._clock = clock
         self._loader = loader or ManifestLoader(
-            allowed_modules=self.settings.allowed_modules, default_timezone=self.settings.timezone
+            allowed_modules=self.settings.allowed_modules,
+            default_timezone=self.settings.timezone,
+            import_timeout=self.settings.import_timeout_seconds,
         )
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.settings.thread_pool_workers, thread_name_prefix="scheduler-job"
