@@ -67,10 +67,10 @@ BROKEN_CASES: dict[str, list[Problem]] = {
     "yaml_syntax.yaml": [
         P(
             "yaml_syntax.yaml",
+            5,
             7,
-            1,
-            "YAML syntax error: while parsing a flow sequence "
-            "(from line 5, column 7), did not find expected ',' or ']'",
+            "YAML syntax error: the list opened here ('[') is not closed "
+            "(did not find expected ',' or ']' at line 7, column 1)",
         ),
     ],
     "unquoted_star.yaml": [

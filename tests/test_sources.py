@@ -174,16 +174,40 @@ def test_unquoted_cron_gets_a_quoting_hint(line: str, expected: Problem) -> None
     assert only_problem(line + "\n") == expected
 
 
-def test_syntax_error_keeps_the_mark_and_says_where_the_construct_began() -> None:
+def test_an_unclosed_list_is_reported_where_it_opens() -> None:
     problem = only_problem("a: 1\nb: [1, 2\nc: 3\n")
 
     assert problem == Problem(
         "m.yaml",
-        3,
         2,
-        "YAML syntax error: while parsing a flow sequence (from line 2, column 4), "
-        "did not find expected ',' or ']'",
+        4,
+        "YAML syntax error: the list opened here ('[') is not closed "
+        "(did not find expected ',' or ']' at line 3, column 2)",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        (
+            "job_id: a\nkwargs: {a: 1\n",
+            (2, 9),
+            "the mapping opened here ('{') is not closed "
+            "(did not find expected ',' or '}' at line 3, column 1)",
+        ),
+        (
+            "job_id: a\nfunc: 'jobs.x\n",
+            (2, 7),
+            "the quoted string that starts here is not closed "
+            "(found unexpected end of stream at line 3, column 1)",
+        ),
+    ],
+    ids=["mapping", "quoted-string"],
+)
+def test_unclosed_constructs_point_at_their_start(
+    text: str, position: tuple[int, int], message: str
+) -> None:
+    assert only_problem(text) == Problem("m.yaml", *position, f"YAML syntax error: {message}")
 
 
 def test_bad_indentation_is_a_syntax_error() -> None:
