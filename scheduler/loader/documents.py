@@ -51,7 +51,7 @@ def job_entries(scope: FileScope, data: dict[Any, Any]) -> list[JobEntry]:
     return entries
 
 
-def _misnamed_jobs_key(data: dict[Any, Any]) -> object | None:
+def _misnamed_jobs_key(data: dict[Any, Any]) -> str | None:
     """A key like ``job`` (TOML ``[[job]]``) holding a list of mappings, in a file that is
     not one job: it was meant to be ``jobs``, and reading the file as one job would only
     add noise about missing fields."""
