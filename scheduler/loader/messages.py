@@ -51,6 +51,8 @@ def error_message(kind: str, loc: tuple[Segment, ...], error: Any, allowed: Coll
         return _bool_hint(value)
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {describe(value)}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {describe(value)}"
     if kind == "string_pattern_mismatch" and name in _PATTERNS:
         return f"expected {_PATTERNS[name]}, got {describe(value)}"
     if kind in _BOUNDS:
