@@ -289,3 +289,20 @@ def test_problem_text_is_escaped_so_it_cannot_forge_lines() -> None:
     assert render_problem(problem) == (
         "a\\nb.yaml:3:4: error: [x\\nfake.yaml:1:1: error: y] f\\tg: bad\\x1b[31m\\u202evalue\\r\\n"
     )
+
+
+def test_readme_ci_snippets_run_the_scheduler_without_an_activated_venv(
+    in_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-commit hook calls the venv's script by path and validates the folder; the
+    GitHub Actions step sets the allowlist."""
+    readme = (in_repo / "README.md").read_text(encoding="utf-8")
+    (entry,) = (
+        line.split("entry:", 1)[1].strip() for line in readme.splitlines() if "entry:" in line
+    )
+    program, *arguments = entry.split()
+    assert program == ".venv/bin/scheduler"
+    assert main(arguments) == 0
+    assert capsys.readouterr().out.startswith("ok: 4 jobs in 3 files")
+    assert "SCHEDULER_ALLOWED_MODULES: " in readme
+    assert 'pip install "manifest-scheduler @ git+' in readme
