@@ -172,3 +172,28 @@ def test_load_is_safe_from_worker_threads(tmp_path: Path) -> None:
         results = list(pool.map(lambda _: loader.load([folder]), range(8)))
     assert all(result == results[0] for result in results)
     assert len(results[0].jobs) == 50 and results[0].problems == ()
+
+
+def test_the_service_loads_with_the_import_timeout_setting(
+    tmp_path: Path, module_dir: Path
+) -> None:
+    from scheduler.runtime.service import SchedulerService
+    from scheduler.settings import load_settings
+
+    (module_dir / "later_service.py").write_text(
+        "from tests.fixtures import import_gate\nimport_gate.LATER.wait(5)\n"
+    )
+    manifest = _manifest(tmp_path / "m", "later_service.run")
+    settings = load_settings(allowed_modules=("later_service",), import_timeout_seconds=0.1)
+    import_gate.LATER.clear()
+    try:
+        result = SchedulerService(settings).load([manifest.parent])
+    finally:
+        import_gate.LATER.set()
+    for thread in threading.enumerate():
+        if thread.name == "scheduler-import-later_service":
+            thread.join(timeout=5)
+    assert [problem.message for problem in result.problems] == [
+        "importing module 'later_service' did not finish within 0.1s "
+        "(SCHEDULER_IMPORT_TIMEOUT); does it wait on the network or a lock at import?"
+    ]
