@@ -197,3 +197,38 @@ def test_the_service_loads_with_the_import_timeout_setting(
         "importing module 'later_service' did not finish within 0.1s "
         "(SCHEDULER_IMPORT_TIMEOUT); does it wait on the network or a lock at import?"
     ]
+
+
+def test_func_naming_a_submodule_not_yet_imported_says_it_is_a_module(
+    tmp_path: Path, module_dir: Path
+) -> None:
+    package = module_dir / "later_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tasks.py").write_text("def run() -> None:\n    pass\n")
+    manifest = _manifest(tmp_path / "m", "later_pkg.tasks")
+
+    result = ManifestLoader(allowed_modules=("later_pkg",)).load([manifest.parent])
+
+    assert result.problems == (
+        _problem(
+            manifest, "'later_pkg.tasks' is a module, not a function; name a function defined in it"
+        ),
+    )
+
+
+def test_an_object_whose_attributes_raise_is_a_problem_not_a_crash(
+    tmp_path: Path, module_dir: Path
+) -> None:
+    (module_dir / "later_hostile.py").write_text(
+        "class Hostile:\n"
+        "    def __call__(self):\n        pass\n"
+        "    def __getattribute__(self, name):\n        raise RuntimeError('no ' + name)\n"
+        "job = Hostile()\n"
+    )
+    manifest = _manifest(tmp_path / "m", "later_hostile.job")
+
+    result = ManifestLoader(allowed_modules=("later_hostile",)).load([manifest.parent])
+
+    assert len(result.problems) == 1
+    assert result.problems[0].message.startswith("cannot inspect 'later_hostile.job': ")

@@ -107,9 +107,16 @@ class FuncChecker:
         module = import_within(module_name, self._import_timeout)
         if isinstance(module, str):
             return module
-        target = _attribute(module, module_name, attribute, func_path)
-        if isinstance(target, str):
-            return target
+        target, missing = _attribute(module, module_name, attribute, func_path)
+        if missing is not None:
+            return missing
+        try:
+            return self._inspect(target, func_path, attribute)
+        except Exception as exc:  # an object whose attributes raise when asked
+            return f"cannot inspect {func_path!r}: {describe_exception(exc)}"
+
+    def _inspect(self, target: object, func_path: str, attribute: str) -> _Resolved | str:
+        """What ``target`` is: a job callable, or the message why it cannot be one."""
         if inspect.ismodule(target):
             return f"{func_path!r} is a module, not a function; name a function defined in it"
         if not callable(target):
@@ -143,18 +150,25 @@ class _Resolved:
 _MISSING = object()
 
 
-def _attribute(module: object, module_name: str, attribute: str, func_path: str) -> object:
-    """``getattr`` that survives a module's own ``__getattr__`` raising; a message if absent."""
+def _attribute(
+    module: object, module_name: str, attribute: str, func_path: str
+) -> tuple[object, str | None]:
+    """``getattr`` that survives a module's own ``__getattr__`` raising: the attribute, or
+    the message why there is none. (The target is never tested with ``isinstance``: a
+    hostile object can make even that raise.)"""
     try:
         target = getattr(module, attribute, _MISSING)
     except Exception as exc:  # a lazy module __getattr__ may raise anything
-        return f"getting {attribute!r} from module {module_name!r} raised {describe_exception(exc)}"
+        message = (
+            f"getting {attribute!r} from module {module_name!r} raised {describe_exception(exc)}"
+        )
+        return None, message
     if target is not _MISSING:
-        return target
+        return target, None
     if _is_package(module) and _has_submodule(f"{module_name}.{attribute}"):
-        return f"{func_path!r} is a module, not a function; name a function defined in it"
+        return None, f"{func_path!r} is a module, not a function; name a function defined in it"
     hint = _did_you_mean(module, attribute)
-    return f"module {module_name!r} has no attribute {attribute!r}{hint}"
+    return None, f"module {module_name!r} has no attribute {attribute!r}{hint}"
 
 
 def _is_package(module: object) -> bool:
