@@ -306,3 +306,13 @@ def test_readme_ci_snippets_run_the_scheduler_without_an_activated_venv(
     assert capsys.readouterr().out.startswith("ok: 4 jobs in 3 files")
     assert "SCHEDULER_ALLOWED_MODULES: " in readme
     assert 'pip install "manifest-scheduler @ git+' in readme
+
+
+def test_github_annotations_put_whole_file_problems_on_line_1() -> None:
+    from scheduler.cli.render import github_line
+    from scheduler.problems import Problem
+
+    problem = Problem("big\x1b.yaml", None, None, "file is too large\nreally")
+    assert github_line(problem) == (
+        "::error file=big\\x1b.yaml,line=1,col=1::file is too large\\nreally"
+    )
