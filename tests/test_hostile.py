@@ -57,16 +57,16 @@ CORPUS: dict[str, list[str]] = {
         "3:7: error: [import_system_exit] func: cannot import module 'tests.fixtures.hostile_raises_system_exit': SystemExit: raised at import (tests/fixtures/hostile_raises_system_exit.py:3)",
     ],
     "int_huge.toml": [
-        "5:10: error: integer has more than 4,000 digits; no field takes one that large",
+        "5:10: error: [int_huge] jitter: integer has more than 4,000 digits; no field takes one that large",
     ],
     "int_huge_hex.toml": [
-        "5:8: error: integer has more than 4,000 digits; no field takes one that large",
+        "5:8: error: [int_huge_hex] args: integer has more than 4,000 digits; no field takes one that large",
     ],
     "int_huge_plain.yaml": [
-        "5:8: error: integer has more than 4,000 digits; no field takes one that large",
+        "5:8: error: [int_huge_plain] args: integer has more than 4,000 digits; no field takes one that large",
     ],
     "int_huge_tagged.yaml": [
-        "5:16: error: integer has more than 4,000 digits; no field takes one that large",
+        "5:16: error: [int_huge_tagged] max_instances: integer has more than 4,000 digits; no field takes one that large",
     ],
     "jitter_huge.yaml": [
         "5:9: error: [jitter_huge] jitter: expected a value <= 86400, got the number 1000000000000",
@@ -81,13 +81,13 @@ CORPUS: dict[str, list[str]] = {
         "5:16: error: [max_instances_huge] max_instances: expected a value <= 1000, got the number 1000000",
     ],
     "nested_deep.toml": [
-        "5:108: error: lists and mappings are nested more than 100 levels deep",
+        "5:108: error: [nested_deep] args: lists and mappings are nested more than 100 levels deep",
     ],
     "nested_deep.yaml": [
-        "6:201: error: lists and mappings are nested more than 100 levels deep",
+        "6:201: error: [nested_deep] args: lists and mappings are nested more than 100 levels deep",
     ],
     "nested_deep_inline.toml": [
-        "5:510: error: lists and mappings are nested more than 100 levels deep",
+        "5:510: error: [nested_deep_inline] kwargs: lists and mappings are nested more than 100 levels deep",
     ],
     "partial_of_async.yaml": [
         "3:7: error: [partial_of_async] func: 'tests.fixtures.hostile_never_runs.partial_of_async_object' wraps a coroutine function but is not one itself, so it would run in a thread and its coroutine would never be awaited; make the wrapper 'async def'",

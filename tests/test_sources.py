@@ -478,3 +478,57 @@ def test_empty_toml_is_an_empty_manifest() -> None:
     assert only_problem("# nothing\n", "toml") == Problem(
         "m.yaml", 1, 1, "empty manifest; expected a job mapping or a 'jobs:' list"
     )
+
+
+# --- bounds: huge integers and deep nesting, located with their job and field ---------------
+
+BIG = "7" * 4001
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        (
+            f"jobs:\n  - job_id: second\n    args: [{BIG}]\n",
+            "yaml",
+            (3, 12, "second", "args"),
+        ),
+        (
+            f"defaults:\n  jitter: {BIG}\njobs: []\n",
+            "yaml",
+            (2, 11, None, "jitter"),
+        ),
+        (
+            f"base: &base {{jitter: 0x{'f' * 3400}}}\njob_id: merged\n<<: *base\n",
+            "yaml",
+            (1, 22, "merged", "jitter"),
+        ),
+        (
+            f'[[jobs]]\njob_id = "a"\n[[jobs]]\njob_id = "b"\nargs = [{BIG}]\n',
+            "toml",
+            (5, 8, "b", "args"),
+        ),
+        (
+            f'job_id = "c"\nargs = [0x{"f" * 3400}]\n',
+            "toml",
+            (2, 8, "c", "args"),
+        ),
+        (
+            'job_id = "d"\nkwargs = ' + "{a = " * 101 + "1" + "}" * 101 + "\n",
+            "toml",
+            (2, 10, "d", "kwargs"),
+        ),
+    ],
+    ids=["yaml-job", "yaml-defaults", "yaml-merge-key", "toml-jobs", "toml-hex", "toml-deep"],
+)
+def test_values_past_a_bound_name_their_job_and_field(
+    text: str, kind: SourceKind, expected: tuple[int, int, str | None, str]
+) -> None:
+    problem = only_problem(text, kind)
+    assert (problem.line, problem.col, problem.job_id, problem.field) == expected
+    assert problem.message.startswith(("integer has more than 4,000 digits", "lists and mappings"))
+
+
+def test_nesting_up_to_the_bound_is_fine() -> None:
+    text = "job_id: a\nargs: " + "[" * 99 + "]" * 99 + "\n"
+    assert parse(text).problems == ()

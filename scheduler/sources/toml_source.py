@@ -6,6 +6,7 @@ import re
 import tomllib
 
 from scheduler.problems import Problem
+from scheduler.sources.context import context_of_path, toml_context_at_line
 from scheduler.sources.limits import (
     INT_TOO_LARGE,
     MAX_INT_DIGITS,
@@ -35,15 +36,20 @@ def parse_toml(text: str, file: str) -> ParsedSource:
     except tomllib.TOMLDecodeError as exc:
         return failed(_toml_error_problem(str(exc), text, file))
     except RecursionError:
-        return failed(Problem(file, *_deep_bracket_position(text), NESTED_TOO_DEEP))
+        return failed(_problem_at(file, text, _deep_bracket_position(text), NESTED_TOO_DEEP))
     except ValueError:  # int() of more than 4,300 digits
-        return failed(Problem(file, *_long_number_position(text), INT_TOO_LARGE))
+        return failed(_problem_at(file, text, _long_number_position(text), INT_TOO_LARGE))
     positions = TomlPositions(text)
     excess = first_excess(data)
     if excess is not None:
         path, message = excess
-        return failed(Problem(file, *positions.locate(path), message))
+        context = context_of_path(data, path)
+        return failed(Problem(file, *positions.locate(path), message, *context))
     return ParsedSource(data, positions)
+
+
+def _problem_at(file: str, text: str, position: tuple[int, int], message: str) -> Problem:
+    return Problem(file, *position, message, *toml_context_at_line(text, position[0]))
 
 
 _LONG_NUMBER = re.compile(rf"[0-9_]{{{MAX_INT_DIGITS},}}")

@@ -35,11 +35,11 @@ YAML_TAG_PREFIX = "tag:yaml.org,2002:"
 
 
 class LimitExceeded(yaml.YAMLError):
-    """A value past one of the bounds in ``limits`` (nesting, integer size), at ``mark``."""
+    """A value past one of the bounds in ``limits`` (nesting, integer size), at ``node``."""
 
-    def __init__(self, message: str, mark: Any) -> None:
+    def __init__(self, message: str, node: Node) -> None:
         self.message = message
-        self.mark = mark
+        self.node = node
         super().__init__(message)
 
 
@@ -97,7 +97,7 @@ class PositionLoader(yaml.CSafeLoader):
         if tag == _STR_TAG:
             return node.value
         if depth >= MAX_NESTING and isinstance(node, MappingNode | SequenceNode):
-            raise LimitExceeded(NESTED_TOO_DEEP, node.start_mark)
+            raise LimitExceeded(NESTED_TOO_DEEP, node)
         if tag == _MAP_TAG and isinstance(node, MappingNode) and not self._has_merge(node):
             return self._build_mapping(node, depth + 1)
         if tag == _SEQ_TAG and isinstance(node, SequenceNode):
@@ -110,7 +110,7 @@ class PositionLoader(yaml.CSafeLoader):
         """Common plain scalars directly; anything else through PyYAML's own constructors."""
         value = node.value
         if tag == _INT_TAG and isinstance(value, str) and len(value) > MAX_INT_DIGITS:
-            raise LimitExceeded(INT_TOO_LARGE, node.start_mark)  # before int() refuses it
+            raise LimitExceeded(INT_TOO_LARGE, node)  # before int() refuses it
         if tag == _INT_TAG and value.isdigit() and value.isascii() and value[0] != "0":
             return int(value)  # plain decimal; PyYAML handles 0-prefixed octal, 0x, 1_000, 1:30
         if tag == _BOOL_TAG and isinstance(value, str):
@@ -125,7 +125,7 @@ class PositionLoader(yaml.CSafeLoader):
             problem = f"cannot read {shorten(value)} as {tag.removeprefix(YAML_TAG_PREFIX)}"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from exc
         if isinstance(built, int) and is_int_too_large(built):  # 0x/0o/1_000 forms
-            raise LimitExceeded(INT_TOO_LARGE, node.start_mark)
+            raise LimitExceeded(INT_TOO_LARGE, node)
         return built
 
     def _has_merge(self, node: MappingNode) -> bool:
