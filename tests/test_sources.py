@@ -532,3 +532,10 @@ def test_values_past_a_bound_name_their_job_and_field(
 def test_nesting_up_to_the_bound_is_fine() -> None:
     text = "job_id: a\nargs: " + "[" * 99 + "]" * 99 + "\n"
     assert parse(text).problems == ()
+
+
+def test_no_quoting_hint_for_a_value_that_is_quoted_already() -> None:
+    problem = only_problem('job_id: a\nfunc: "jobs.x\ncron_expression: "@daily"\n')
+    assert problem.message == (
+        "YAML syntax error: a value cannot start with '@' unless it is quoted"
+    )

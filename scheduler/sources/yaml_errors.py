@@ -107,6 +107,8 @@ def _quote_hint(text: str, line_index: int) -> str:
     if match is None:
         return ""
     key, value = match.groups()
+    if value[:1] in ("'", '"'):
+        return ""  # quoted already: the fault is an unclosed quote before it
     what = (
         "the cron expression"
         if key == "cron_expression" or _CRON_LIKE.match(value)
