@@ -55,7 +55,13 @@ class _Listing(NamedTuple):
 
 
 class ManifestLoader:
-    """Keeps a per-file cache so a reload re-parses only files whose bytes changed."""
+    """Keeps a per-file cache so a reload re-parses only files whose bytes changed.
+
+    ``load`` may be called from any thread (the running scheduler loads off its event
+    loop); calls are serialized. A file whose job modules failed to import is never taken
+    from the cache: the next load imports again. ``import_timeout`` bounds each module's
+    import (``SCHEDULER_IMPORT_TIMEOUT``).
+    """
 
     def __init__(
         self,
