@@ -7,6 +7,7 @@ from scheduler.errors import (
     DuplicateJob,
     InvalidCronExpression,
     InvalidManifests,
+    InvalidSettings,
     JobNotFound,
     SchedulerError,
 )
@@ -17,11 +18,14 @@ from scheduler.records import JobView, ReloadStatus, RunKind, RunRecord, RunStat
 from scheduler.runtime.service import SchedulerService
 from scheduler.settings import Settings, load_settings
 
+__version__ = "0.1.0"
+
 __all__ = [
     "Defaults",
     "DuplicateJob",
     "InvalidCronExpression",
     "InvalidManifests",
+    "InvalidSettings",
     "JobNotFound",
     "JobSpec",
     "JobView",

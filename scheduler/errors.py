@@ -41,3 +41,14 @@ class InvalidManifests(SchedulerError):
     def __init__(self, problems: list[object]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the manifests")
+
+
+class InvalidSettings(SchedulerError):
+    """One or more settings (environment variables, ``.env``) have values that cannot work.
+
+    ``messages`` holds one ``VARIABLE: what is wrong`` line per bad setting.
+    """
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("; ".join(messages))

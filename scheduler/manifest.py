@@ -1,10 +1,8 @@
-"""Manifest models: what a job is, field by field (DESIGN.md section 2). No I/O here."""
+"""Manifest models: what a job is, field by field, with its bounds. No I/O here."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -16,6 +14,7 @@ from pydantic import (
 )
 
 from scheduler.cron import resolve_hashed, validate_expression
+from scheduler.timezones import timezone_problem
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 FUNC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[.:][A-Za-z_][A-Za-z0-9_]*$"
@@ -23,22 +22,20 @@ FUNC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[.:][A-Za-z_]
 JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
 FuncPath = Annotated[str, StringConstraints(pattern=FUNC_PATTERN)]
 
+# Upper bounds keep every value within what the scheduler can compute with: APScheduler adds
+# jitter and grace to datetimes, which overflow past year 9999.
+MAX_INSTANCES = 1000
+MAX_JITTER_SECONDS = 86_400
+MAX_MISFIRE_GRACE_SECONDS = 7 * 86_400
+MAX_TIMEOUT_SECONDS = 7 * 86_400
+
 _STRICT_FROZEN = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-@lru_cache(maxsize=1024)
-def is_known_timezone(name: str) -> bool:
-    """Whether ``name`` is an IANA timezone this machine's tz database knows."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def _check_timezone(value: str | None) -> str | None:
-    if value is not None and not is_known_timezone(value):
-        raise ValueError(f"unknown timezone {value!r}; expected an IANA name like 'Europe/Berlin'")
+    problem = None if value is None else timezone_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -74,15 +71,27 @@ class JobOptions(BaseModel):
     args: list[Any] = Field(default_factory=list, description="Positional arguments for func.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for func.")
     max_instances: int = Field(
-        default=1, ge=1, description="Concurrent runs allowed; more are skipped."
+        default=1, ge=1, le=MAX_INSTANCES, description="Concurrent runs allowed; more are skipped."
     )
     coalesce: bool = Field(default=True, description="Run once, not once per missed occurrence.")
     misfire_grace_time: int | None = Field(
-        default=60, ge=1, description="Seconds late a run may still start; null: no limit."
+        default=60,
+        ge=1,
+        le=MAX_MISFIRE_GRACE_SECONDS,
+        description="Seconds late a run may still start (up to 7 days); null: no limit.",
     )
-    jitter: int = Field(default=0, ge=0, description="Up to this many seconds of random delay.")
+    jitter: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_JITTER_SECONDS,
+        description="Up to this many seconds of random delay (at most a day).",
+    )
     timeout: float | None = Field(
-        default=None, gt=0, description="Seconds before a run counts as timed out; null: none."
+        default=None,
+        gt=0,
+        le=MAX_TIMEOUT_SECONDS,
+        allow_inf_nan=False,
+        description="Seconds before a run counts as timed out (up to 7 days); null: none.",
     )
     catchup: bool = Field(
         default=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -81,7 +82,8 @@ def test_validate_one_located_line_per_problem(
     path = tmp_path / "m.yaml"
     assert out == [
         f"{path}:3:18: error: [a] cron_expression: day-of-week 8 is out of range 0-7",
-        f"{path}:4:10: error: [a] enabled: expected true or false (unquoted), got the string 'no'",
+        f"{path}:4:10: error: [a] enabled: expected true or false (unquoted), got the string 'no'; "
+        "write true or false",
         "invalid: 2 errors; 0 jobs in 1 file (0 enabled, 0 disabled)",
     ]
 
@@ -207,4 +209,110 @@ def test_python_dash_m_and_console_script_agree(in_repo: Path) -> None:
     assert (result.returncode, result.stdout) == (
         0,
         "ok: 4 jobs in 3 files (3 enabled, 1 disabled)\n",
+    )
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import scheduler
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"scheduler {scheduler.__version__}\n"
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    from scheduler.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = (
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    return dict(sub.choices)
+
+
+def test_every_option_and_argument_has_help_with_its_default() -> None:
+    missing = []
+    for name, parser in _subparsers().items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            label = f"{name} {action.dest}"
+            if not action.help:
+                missing.append(f"{label}: no help")
+            elif action.default not in (None, False) and "default" not in action.help:
+                missing.append(f"{label}: default {action.default!r} not in help")
+    assert missing == []
+
+
+def test_main_help_names_the_allowlist_and_the_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "SCHEDULER_ALLOWED_MODULES" in out
+    assert "exit codes: 0 ok; 1 invalid manifests or a failed job; 2 usage or settings error" in out
+
+
+def test_validate_of_a_missing_default_folder_says_how_to_point_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: manifest folder 'manifests' does not exist (in {tmp_path}); pass --manifests "
+        "DIR (validate: a PATH) or set SCHEDULER_MANIFESTS_DIR\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tz", "message"),
+    [
+        (
+            "Europe",
+            "unknown timezone 'Europe': it is a group of zones; name one, like 'Europe/Amsterdam'",
+        ),
+        ("europe/berlin", "unknown timezone 'europe/berlin'; did you mean 'Europe/Berlin'?"),
+    ],
+)
+def test_next_with_a_bad_zone_exits_2_with_a_hint(
+    capsys: pytest.CaptureFixture[str], tz: str, message: str
+) -> None:
+    assert main(["next", "@daily", "--tz", tz]) == 2
+    assert capsys.readouterr().err == f"error: --tz: {message}\n"
+
+
+def test_problem_text_is_escaped_so_it_cannot_forge_lines() -> None:
+    from scheduler.problems import Problem, render_problem
+
+    problem = Problem(
+        "a\nb.yaml", 3, 4, "bad\x1b[31m\u202evalue\r\n", "x\nfake.yaml:1:1: error: y", "f\tg"
+    )
+    assert render_problem(problem) == (
+        "a\\nb.yaml:3:4: error: [x\\nfake.yaml:1:1: error: y] f\\tg: bad\\x1b[31m\\u202evalue\\r\\n"
+    )
+
+
+def test_readme_ci_snippets_run_the_scheduler_without_an_activated_venv(
+    in_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-commit hook calls the venv's script by path and validates the folder; the
+    GitHub Actions step sets the allowlist."""
+    readme = (in_repo / "README.md").read_text(encoding="utf-8")
+    (entry,) = (
+        line.split("entry:", 1)[1].strip() for line in readme.splitlines() if "entry:" in line
+    )
+    program, *arguments = entry.split()
+    assert program == ".venv/bin/scheduler"
+    assert main(arguments) == 0
+    assert capsys.readouterr().out.startswith("ok: 4 jobs in 3 files")
+    assert "SCHEDULER_ALLOWED_MODULES: " in readme
+    assert 'pip install "manifest-scheduler @ git+' in readme
+
+
+def test_github_annotations_put_whole_file_problems_on_line_1() -> None:
+    from scheduler.cli.render import github_line
+    from scheduler.problems import Problem
+
+    problem = Problem("big\x1b.yaml", None, None, "file is too large\nreally")
+    assert github_line(problem) == (
+        "::error file=big\\x1b.yaml,line=1,col=1::file is too large\\nreally"
     )

@@ -45,7 +45,7 @@ def test_list_shows_every_job_with_state_and_source(
         "health_check",
         "monthly_deep_cleanup",
         "disabled",
-        "manifests/maintenance.toml:8",
+        "maintenance.toml:8",
         "Europe/Berlin",
         "*/10 * * * * *",
     ):
@@ -95,12 +95,17 @@ def test_trigger_of_a_failing_job_exits_1(
     assert out.startswith("a: failed in ") and "kaput" in out
 
 
-def test_trigger_of_an_unknown_job_exits_1(
+def test_trigger_of_an_unknown_job_suggests_close_ids_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _manifest(tmp_path, "a.yaml", _job("a", "jobs.cleanup.cleanup_job"))
-    assert main(["trigger", "nope", "--manifests", str(tmp_path)]) == 1
-    assert capsys.readouterr().err.endswith("error: no job with id 'nope'\n")
+    _manifest(tmp_path, "a.yaml", _job("nightly_cleanup", "jobs.cleanup.cleanup_job"))
+    assert main(["trigger", "nightly_cleanpu", "--manifests", str(tmp_path)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "error: no job with id 'nightly_cleanpu'; did you mean 'nightly_cleanup'?\n",
+    )
+    assert main(["trigger", "zzz", "--manifests", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "error: no job with id 'zzz'\n"
 
 
 def test_run_refuses_an_invalid_set_and_prints_every_problem(
@@ -175,3 +180,135 @@ def test_run_process_runs_jobs_hot_reloads_and_stops_on_sigterm(tmp_path: Path) 
             process.kill()
             process.wait(timeout=5)
         process.stdout.close()
+
+
+def _list_at_80_columns(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
+    from rich.console import Console
+
+    from scheduler.cli import service_commands
+
+    monkeypatch.setattr(
+        service_commands, "list_console", lambda: Console(width=80, highlight=False)
+    )
+    return main(["list", *argv])
+
+
+def test_list_fits_80_columns_with_times_in_each_jobs_zone(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time_machine
+
+    monkeypatch.chdir(REPO)
+    with time_machine.travel("2026-07-01T12:00:00+00:00", tick=False):
+        assert _list_at_80_columns(monkeypatch, []) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line.split() for line in lines[4:] if line.strip()]
+    assert rows == [
+        [
+            "health_check",
+            "enabled",
+            "*/10",
+            "*",
+            "*",
+            "*",
+            "*",
+            "*",
+            "2026-07-01",
+            "12:00:10",
+            "UTC",
+        ],
+        ["health_check.yaml:2", "UTC"],
+        ["monthly_deep_cleanup", "disabled", "@monthly", "-"],
+        ["disabled_example.yaml:6", "UTC"],
+        ["nightly_cleanup", "enabled", "0", "3", "*", "*", "*", "2026-07-02", "03:00:00", "CEST"],
+        ["maintenance.toml:8", "Europe/Berlin"],
+        [
+            "weekday_cleanup_preview",
+            "enabled",
+            "0",
+            "9",
+            "*",
+            "*",
+            "1-5",
+            "2026-07-02",
+            "09:00:00",
+            "CEST",
+        ],
+        ["maintenance.toml:16", "Europe/Berlin"],
+    ]
+
+
+def test_list_json_gives_next_runs_in_utc(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time_machine
+
+    monkeypatch.chdir(REPO)
+    with time_machine.travel("2026-07-01T12:00:00+00:00", tick=False):
+        assert main(["list", "--format", "json"]) == 0
+    jobs = {job["job_id"]: job for job in json.loads(capsys.readouterr().out)}
+    assert jobs["nightly_cleanup"]["next_run_at"] == "2026-07-02T01:00:00+00:00"
+    assert jobs["nightly_cleanup"]["timezone"] == "Europe/Berlin"
+
+
+def test_list_with_one_bad_file_lists_the_good_jobs_then_the_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("good_job", "jobs.cleanup.cleanup_job"))
+    _manifest(tmp_path, "b.yaml", _job("bad_job", "jobs.cleanup.cleanup_job", "61 * * * *"))
+
+    assert _list_at_80_columns(monkeypatch, ["--manifests", str(tmp_path)]) == 1
+
+    out, err = capsys.readouterr()
+    assert "good_job" in out and "bad_job" not in out
+    assert out.startswith("1 job in ")
+    assert err.splitlines() == [
+        f"{tmp_path / 'b.yaml'}:3:18: error: [bad_job] cron_expression: "
+        "minute 61 is out of range 0-59"
+    ]
+
+
+def test_list_escapes_job_text_and_reads_no_markup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "[bold]x\u001b.yaml", _job("a", "jobs.cleanup.cleanup_job"))
+    assert _list_at_80_columns(monkeypatch, ["--manifests", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[bold]x\\x1b.yaml:1" in out
+    assert "\x1b" not in out
+
+
+def test_trigger_prints_only_the_outcome(
+    tmp_path: Path, allow_tests: None, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", "tests.jobfuncs.record", extra="args: [1]\n"))
+    assert main(["trigger", "a", "--manifests", str(tmp_path)]) == 0
+    out, err = capfd.readouterr()
+    assert out.startswith("a: success in ") and out.count("\n") == 1
+    assert err == ""
+
+
+def test_trigger_refuses_a_disabled_job_unless_forced(
+    tmp_path: Path, allow_tests: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", "tests.jobfuncs.record", extra="enabled: false\n"))
+    assert main(["trigger", "a", "--manifests", str(tmp_path)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"error: job 'a' is disabled ({tmp_path / 'a.yaml'}:1); pass --force to run it anyway\n",
+    )
+    assert main(["trigger", "a", "--force", "--manifests", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("a: success in ")
+
+
+@pytest.mark.parametrize("command", ["run", "list", "trigger"])
+def test_a_missing_manifest_folder_says_which_and_how_to_point_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    missing = tmp_path / "nope"
+    argv = [command, "x"] if command == "trigger" else [command]
+    assert main([*argv, "--manifests", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: manifest folder '{missing}' does not exist (in ")
+    assert err.endswith("pass --manifests DIR (validate: a PATH) or set SCHEDULER_MANIFESTS_DIR\n")

@@ -91,3 +91,19 @@ def test_health_check_raises_on_an_unreachable_target(tmp_path: Path) -> None:
 def test_health_check_raises_when_disk_is_too_full(tmp_path: Path) -> None:
     with pytest.raises(UnhealthyError, match=r"free, below 100\.1%"):
         asyncio.run(health_check(disk_path=str(tmp_path), min_free_percent=100.1))
+
+
+def test_example_health_check_manifest_succeeds_on_a_machine_without_services(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The job ``scheduler run`` starts first names no service that may not be there."""
+    import jobs.health_check
+    from scheduler.cli import main
+
+    async def nothing_listens(target: str, timeout: float) -> bool:
+        return False
+
+    monkeypatch.setattr(jobs.health_check, "is_reachable", nothing_listens)
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    assert main(["trigger", "health_check"]) == 0
+    assert capsys.readouterr().out.startswith("health_check: success in ")

@@ -1,4 +1,4 @@
-"""Each third-party library is imported only by the module that owns it (STYLE.md module map)."""
+"""Each third-party library is imported only by its owner module; layers import downwards."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "pydantic_settings": ("settings",),
 }
 
-# modules in dependency order: a module never imports one listed before it (STYLE.md).
+# modules in dependency order: a module never imports one listed before it.
 # Packages whose modules are layered among themselves list them one by one.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__"),
@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sources",),
     ("manifest",),
     ("cron",),
-    ("records", "settings", "clock", "problems", "errors", "logs"),
+    ("records", "settings", "timezones", "clock", "problems", "errors", "logs"),
 )
 
 

@@ -67,10 +67,10 @@ BROKEN_CASES: dict[str, list[Problem]] = {
     "yaml_syntax.yaml": [
         P(
             "yaml_syntax.yaml",
+            5,
             7,
-            1,
-            "YAML syntax error: while parsing a flow sequence "
-            "(from line 5, column 7), did not find expected ',' or ']'",
+            "YAML syntax error: the list opened here ('[') is not closed "
+            "(did not find expected ',' or ']' at line 7, column 1)",
         ),
     ],
     "unquoted_star.yaml": [
@@ -125,7 +125,7 @@ BROKEN_CASES: dict[str, list[Problem]] = {
             "enabled_string.yaml",
             4,
             10,
-            "expected true or false (unquoted), got the string 'false'",
+            "expected true or false (unquoted), got the string 'false'; write false without quotes",
             "enabled_string",
             "enabled",
         ),
@@ -168,7 +168,7 @@ BROKEN_CASES: dict[str, list[Problem]] = {
             "unknown_timezone.yaml",
             4,
             11,
-            "unknown timezone 'Europe/Berlim'; expected an IANA name like 'Europe/Berlin'",
+            "unknown timezone 'Europe/Berlim'; did you mean 'Europe/Berlin'?",
             "unknown_timezone",
             "timezone",
         ),
@@ -221,7 +221,8 @@ BROKEN_CASES: dict[str, list[Problem]] = {
             2,
             7,
             "cannot import module 'tests.fixtures.fixture_raises': "
-            "RuntimeError: database URL is not configured",
+            "RuntimeError: database URL is not configured"
+            f" ({FIXTURES / 'fixture_raises.py'}:3)",
             "module_raises",
             "func",
         ),
@@ -231,7 +232,8 @@ BROKEN_CASES: dict[str, list[Problem]] = {
             "missing_attribute.yaml",
             2,
             7,
-            "module 'tests.fixtures.fixture_jobs' has no attribute 'cleanup_job'",
+            "module 'tests.fixtures.fixture_jobs' has no attribute 'cleanup_job'; "
+            "did you mean 'cleanup'?",
             "missing_attribute",
             "func",
         ),
@@ -326,7 +328,7 @@ BROKEN_CASES: dict[str, list[Problem]] = {
             "bad_defaults.yaml",
             3,
             13,
-            "expected true or false (unquoted), got the string 'yes'",
+            "expected true or false (unquoted), got the string 'yes'; write true or false",
             None,
             "coalesce",
         ),
@@ -534,7 +536,7 @@ def test_import_check_off_still_enforces_the_allowlist(in_broken: Path) -> None:
         ),
         (
             "import sys\nsys.exit(3)\n",
-            "cannot import module 'tmpjobs_bad': SystemExit: 3",
+            "cannot import module 'tmpjobs_bad': SystemExit: 3 ({tmp}/tmpjobs_bad.py:2)",
         ),
     ],
     ids=["syntax-error", "system-exit"],
@@ -549,7 +551,8 @@ def test_any_import_failure_is_a_problem(
 
     result = load(manifest, allowed_modules=("tmpjobs_bad",))
 
-    assert list(result.problems) == [P(str(manifest), 2, 7, message, "a", "func")]
+    expected = message.format(tmp=tmp_path)
+    assert list(result.problems) == [P(str(manifest), 2, 7, expected, "a", "func")]
 
 
 def test_allowlist_matches_whole_package_names(tmp_path: Path) -> None:
@@ -948,3 +951,34 @@ def test_catchup_true_is_a_located_warning_not_silence(tmp_path: Path) -> None:
         (4, 10, "catchup", "warning")
     ]
     assert result.problems[0].message.startswith("catchup has no effect yet")
+
+
+def test_duplicate_ids_reparse_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Locating 300 repeated ids re-parses each of the two files once, not once per id."""
+    from scheduler.loader.assembly import FileOutcome
+
+    body = "jobs:\n" + "".join(
+        f'  - {{job_id: job_{index}, func: jobs.example.run, cron_expression: "@daily"}}\n'
+        for index in range(300)
+    )
+    (tmp_path / "a.yaml").write_text(body)
+    (tmp_path / "b.yaml").write_text(body)
+    calls: list[str] = []
+    original = FileOutcome.positions
+
+    def counting(self: FileOutcome) -> object:
+        calls.append(self.file)
+        return original(self)
+
+    monkeypatch.setattr(FileOutcome, "positions", counting)
+    result = load(tmp_path, allowed_modules=("jobs",), import_check=False)
+    assert len(result.problems) == 300
+    assert result.problems[0] == P(
+        str(tmp_path / "b.yaml"),
+        2,
+        14,
+        f"duplicate job_id 'job_0'; first defined at {tmp_path / 'a.yaml'}:2",
+        "job_0",
+        "job_id",
+    )
+    assert sorted(calls) == [str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]

@@ -9,6 +9,7 @@ PUBLIC_NAMES = {
     "DuplicateJob",
     "InvalidCronExpression",
     "InvalidManifests",
+    "InvalidSettings",
     "JobNotFound",
     "JobSpec",
     "JobView",

@@ -174,16 +174,40 @@ def test_unquoted_cron_gets_a_quoting_hint(line: str, expected: Problem) -> None
     assert only_problem(line + "\n") == expected
 
 
-def test_syntax_error_keeps_the_mark_and_says_where_the_construct_began() -> None:
+def test_an_unclosed_list_is_reported_where_it_opens() -> None:
     problem = only_problem("a: 1\nb: [1, 2\nc: 3\n")
 
     assert problem == Problem(
         "m.yaml",
-        3,
         2,
-        "YAML syntax error: while parsing a flow sequence (from line 2, column 4), "
-        "did not find expected ',' or ']'",
+        4,
+        "YAML syntax error: the list opened here ('[') is not closed "
+        "(did not find expected ',' or ']' at line 3, column 2)",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        (
+            "job_id: a\nkwargs: {a: 1\n",
+            (2, 9),
+            "the mapping opened here ('{') is not closed "
+            "(did not find expected ',' or '}' at line 3, column 1)",
+        ),
+        (
+            "job_id: a\nfunc: 'jobs.x\n",
+            (2, 7),
+            "the quoted string that starts here is not closed "
+            "(found unexpected end of stream at line 3, column 1)",
+        ),
+    ],
+    ids=["mapping", "quoted-string"],
+)
+def test_unclosed_constructs_point_at_their_start(
+    text: str, position: tuple[int, int], message: str
+) -> None:
+    assert only_problem(text) == Problem("m.yaml", *position, f"YAML syntax error: {message}")
 
 
 def test_bad_indentation_is_a_syntax_error() -> None:
@@ -343,7 +367,9 @@ def test_explicit_tags_with_unreadable_values_are_errors(value: str, message: st
     assert only_problem(f"a: {value}\n") == Problem("m.yaml", 1, 4, f"YAML error: {message}")
 
 
-def test_plain_scalars_read_as_yaml_1_1_says() -> None:
+def test_plain_scalars_read_as_yaml_1_1_says_except_booleans() -> None:
+    """Numbers as PyYAML reads them; ``Off`` stays a string (YAML 1.2), so strict boolean
+    fields refuse it by name."""
     text = "a: 012\nb: 0x1F\nc: 1_000\nd: 90\ne: Off\nf: ~\ng: 1.5\nh: !!int '7'\ni: 0\n"
 
     assert parse(text).data == {
@@ -351,7 +377,7 @@ def test_plain_scalars_read_as_yaml_1_1_says() -> None:
         "b": 31,
         "c": 1000,
         "d": 90,
-        "e": False,
+        "e": "Off",
         "f": None,
         "g": 1.5,
         "h": 7,
@@ -451,4 +477,65 @@ def test_toml_syntax_errors_have_line_and_column(text: str, expected: Problem) -
 def test_empty_toml_is_an_empty_manifest() -> None:
     assert only_problem("# nothing\n", "toml") == Problem(
         "m.yaml", 1, 1, "empty manifest; expected a job mapping or a 'jobs:' list"
+    )
+
+
+# --- bounds: huge integers and deep nesting, located with their job and field ---------------
+
+BIG = "7" * 4001
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        (
+            f"jobs:\n  - job_id: second\n    args: [{BIG}]\n",
+            "yaml",
+            (3, 12, "second", "args"),
+        ),
+        (
+            f"defaults:\n  jitter: {BIG}\njobs: []\n",
+            "yaml",
+            (2, 11, None, "jitter"),
+        ),
+        (
+            f"base: &base {{jitter: 0x{'f' * 3400}}}\njob_id: merged\n<<: *base\n",
+            "yaml",
+            (1, 22, "merged", "jitter"),
+        ),
+        (
+            f'[[jobs]]\njob_id = "a"\n[[jobs]]\njob_id = "b"\nargs = [{BIG}]\n',
+            "toml",
+            (5, 8, "b", "args"),
+        ),
+        (
+            f'job_id = "c"\nargs = [0x{"f" * 3400}]\n',
+            "toml",
+            (2, 8, "c", "args"),
+        ),
+        (
+            'job_id = "d"\nkwargs = ' + "{a = " * 101 + "1" + "}" * 101 + "\n",
+            "toml",
+            (2, 10, "d", "kwargs"),
+        ),
+    ],
+    ids=["yaml-job", "yaml-defaults", "yaml-merge-key", "toml-jobs", "toml-hex", "toml-deep"],
+)
+def test_values_past_a_bound_name_their_job_and_field(
+    text: str, kind: SourceKind, expected: tuple[int, int, str | None, str]
+) -> None:
+    problem = only_problem(text, kind)
+    assert (problem.line, problem.col, problem.job_id, problem.field) == expected
+    assert problem.message.startswith(("integer has more than 4,000 digits", "lists and mappings"))
+
+
+def test_nesting_up_to_the_bound_is_fine() -> None:
+    text = "job_id: a\nargs: " + "[" * 99 + "]" * 99 + "\n"
+    assert parse(text).problems == ()
+
+
+def test_no_quoting_hint_for_a_value_that_is_quoted_already() -> None:
+    problem = only_problem('job_id: a\nfunc: "jobs.x\ncron_expression: "@daily"\n')
+    assert problem.message == (
+        "YAML syntax error: a value cannot start with '@' unless it is quoted"
     )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +19,11 @@ from scheduler.clock import SYSTEM_CLOCK
 from scheduler.errors import InvalidCronExpression
 from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.loader.locate import FieldLocator
-from scheduler.manifest import is_known_timezone, manifest_json_schema
-from scheduler.problems import render_problem
+from scheduler.manifest import manifest_json_schema
+from scheduler.problems import Problem, escape_text, render_problem
 from scheduler.review import with_congestion
-from scheduler.settings import load_settings
+from scheduler.settings import Settings
+from scheduler.timezones import timezone_problem
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -26,37 +31,72 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 def add_validate(sub: Any) -> None:
     """``scheduler validate [PATH...]``."""
     parser = sub.add_parser(
-        "validate", help="validate manifests; report every problem with its location"
+        "validate",
+        help="validate manifests; report every problem with its location",
+        description="Validate manifests and report every problem as path:line:col. "
+        "Exit 0 when valid (warnings allowed), 1 when not, 2 on a usage or settings error.",
     )
     parser.add_argument(
-        "paths", nargs="*", metavar="PATH", help="files or folders (default: the manifest folder)"
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="manifest files or folders (default: SCHEDULER_MANIFESTS_DIR, 'manifests')",
     )
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text lines, one JSON document, or GitHub annotations (default: text)",
+    )
     parser.add_argument(
         "--no-import-check",
         action="store_true",
-        help="do not import func (for CI that does not install the application)",
+        help="do not import func: for CI that does not install the application (the "
+        "allowlist, cron, timezone and type checks still run)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors (exit 1 on any)"
     )
     parser.set_defaults(handler=run_validate)
 
 
 def add_next(sub: Any) -> None:
     """``scheduler next EXPR``."""
-    parser = sub.add_parser("next", help="preview the next fire times of a cron expression")
-    parser.add_argument("expression", metavar="EXPR")
-    parser.add_argument("--count", type=_positive_int, default=5)
-    parser.add_argument(
-        "--after", type=_aware_datetime, default=None, help="ISO datetime (default: now)"
+    parser = sub.add_parser(
+        "next",
+        help="preview the next fire times of a cron expression",
+        description="Preview a cron expression: its meaning in English and its next fire "
+        "times in a zone.",
     )
-    parser.add_argument("--tz", default=None, help="IANA timezone (default: SCHEDULER_TIMEZONE)")
-    parser.add_argument("--job-id", default=None, help="the job id that resolves H fields")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("expression", metavar="EXPR", help='cron expression, e.g. "0 9 * * 1-5"')
+    parser.add_argument(
+        "--count", type=_positive_int, default=5, help="how many fire times (default: 5)"
+    )
+    parser.add_argument(
+        "--after",
+        type=_aware_datetime,
+        default=None,
+        help="ISO datetime to start after, exclusive; naive means UTC (default: now)",
+    )
+    parser.add_argument(
+        "--tz", default=None, help="IANA timezone (default: SCHEDULER_TIMEZONE, 'UTC')"
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output (default: text)"
+    )
+    parser.add_argument(
+        "--job-id", default=None, help="the job id that resolves H fields (default: none)"
+    )
     parser.set_defaults(handler=run_next)
 
 
 def add_schema(sub: Any) -> None:
     """``scheduler schema``."""
-    parser = sub.add_parser("schema", help="print the manifest JSON Schema")
+    parser = sub.add_parser(
+        "schema",
+        help="print the manifest JSON Schema",
+        description="Print the JSON Schema of a manifest file (for editors and CI).",
+    )
     parser.set_defaults(handler=run_schema)
 
 
@@ -75,15 +115,15 @@ def _aware_datetime(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _summarize(result: LoadResult) -> render.Summary:
+def _summarize(result: LoadResult, problems: list[Problem]) -> render.Summary:
     enabled = sum(1 for job in result.jobs if job.spec.enabled)
     return render.Summary(
         jobs=len(result.jobs),
         files=len(result.files),
         enabled=enabled,
         disabled=len(result.jobs) - enabled,
-        errors=sum(1 for problem in result.problems if problem.is_error),
-        warnings=sum(1 for problem in result.problems if not problem.is_error),
+        errors=sum(1 for problem in problems if problem.is_error),
+        warnings=sum(1 for problem in problems if not problem.is_error),
     )
 
 
@@ -104,36 +144,76 @@ def _job_to_json(result: LoadResult) -> list[dict[str, Any]]:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Validate manifests; print all problems and a summary; 0 if valid, 1 if not."""
-    settings = load_settings()
+    settings: Settings = args.settings
+    if not args.paths and not settings.manifests_dir.exists():
+        print(f"error: {missing_folder_message(settings.manifests_dir)}", file=sys.stderr)
+        return EXIT_USAGE
     paths = [Path(path) for path in args.paths] or [settings.manifests_dir]
     loader = ManifestLoader(
         allowed_modules=settings.allowed_modules,
         default_timezone=settings.timezone,
         import_check=not args.no_import_check,
+        import_timeout=settings.import_timeout_seconds,
     )
-    result = loader.load(paths)
+    with stdout_kept_clean():
+        result = loader.load(paths)
     locate = FieldLocator().locate
     now = SYSTEM_CLOCK.now()
     result = with_congestion(result, now=now, limit=settings.congestion_limit, locate=locate)
-    summary = _summarize(result)
+    problems = list(result.problems)
+    if args.strict:
+        problems = [replace(problem, severity="error") for problem in problems]
+    summary = _summarize(result, problems)
     if args.format == "json":
-        print(render.validation_json(summary, result.problems, _job_to_json(result)))
+        print(render.validation_json(summary, problems, _job_to_json(result)))
     elif args.format == "github":
-        for problem in result.problems:
+        for problem in problems:
             print(render.github_line(problem))
         print(render.summary_line(summary))
     else:
-        for problem in result.problems:
+        for problem in problems:
             print(render_problem(problem))
         print(render.summary_line(summary))
     return EXIT_OK if summary.ok else EXIT_INVALID
 
 
+def missing_folder_message(folder: Path) -> str:
+    """Which manifest folder is missing, and how to point at another one."""
+    return (
+        f"manifest folder {escape_text(str(folder))!r} does not exist (in "
+        f"{escape_text(os.getcwd())}); pass --manifests DIR (validate: a PATH) or set "
+        "SCHEDULER_MANIFESTS_DIR"
+    )
+
+
+@contextlib.contextmanager
+def stdout_kept_clean() -> Iterator[None]:
+    """Send what job modules print while imported to stderr, so stdout stays our output
+    alone (``--format json`` must parse). File descriptor 1 is redirected as well, for
+    output that bypasses ``sys.stdout``; it is put back afterwards."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (an embedded interpreter): Python-level only
+        saved = None
+    try:
+        if saved is not None:
+            os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def run_next(args: argparse.Namespace) -> int:
     """Print the next fire times of an expression, with its English description."""
-    zone = args.tz or load_settings().timezone
-    if not is_known_timezone(zone):
-        print(f"error: unknown timezone {zone!r}", file=sys.stderr)
+    zone = args.tz or args.settings.timezone
+    problem = timezone_problem(zone)
+    if problem is not None:
+        print(f"error: {'--tz' if args.tz else 'SCHEDULER_TIMEZONE'}: {problem}", file=sys.stderr)
         return EXIT_USAGE
     after = args.after or SYSTEM_CLOCK.now()
     job_id = args.job_id

@@ -42,7 +42,13 @@ def add_plan(sub: Any) -> None:
     parser.add_argument(
         "--base", metavar="GIT_REF", default=None, help="compare DIR with its state at GIT_REF"
     )
-    parser.add_argument("--format", choices=("text", "json", "markdown", "github"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "github"),
+        default="text",
+        help="output: text, json, markdown (a PR comment or job summary) or github "
+        "annotations (default: text)",
+    )
     parser.add_argument(
         "--exit-code",
         action="store_true",

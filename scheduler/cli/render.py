@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.problems import Problem, format_subject
+from scheduler.problems import Problem, escape_text, format_subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +37,11 @@ def _escape_github_property(text: str) -> str:
 
 def github_line(problem: Problem) -> str:
     """A GitHub Actions workflow command that annotates the file at the problem's position."""
-    properties = [f"file={_escape_github_property(problem.file)}"]
-    if problem.line is not None:
-        properties.append(f"line={problem.line}")
-    if problem.col is not None:
-        properties.append(f"col={problem.col}")
+    properties = [
+        f"file={_escape_github_property(escape_text(problem.file))}",
+        f"line={problem.line or 1}",  # a whole-file problem annotates the first line
+        f"col={problem.col or 1}",
+    ]
     message = _escape_github_data(format_subject(problem))
     return f"::{problem.severity} {','.join(properties)}::{message}"
 

@@ -38,7 +38,7 @@ def add_history(sub: Any) -> None:
     parser = sub.add_parser("history", help="show recorded runs from the state store, newest first")
     parser.add_argument("job_id", nargs="?", metavar="JOB_ID", help="only this job's runs")
     parser.add_argument(
-        "--limit", type=_positive_int, default=20, metavar="N", help="at most N runs (20)"
+        "--limit", type=_positive_int, default=20, metavar="N", help="at most N runs (default: 20)"
     )
     parser.add_argument(
         "--status",
@@ -52,14 +52,16 @@ def add_history(sub: Any) -> None:
         metavar="K",
         help=f"only runs of this kind: {', '.join(kind.value for kind in RunKind)}",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output (default: table)"
+    )
     parser.set_defaults(handler=run_history)
 
 
 def add_pause(sub: Any) -> None:
     """``scheduler pause JOB_ID [--reason TEXT]``."""
     parser = sub.add_parser("pause", help="record a pause of a job in the state store")
-    parser.add_argument("job_id", metavar="JOB_ID")
+    parser.add_argument("job_id", metavar="JOB_ID", help="a job id from the manifests")
     parser.add_argument("--reason", default=None, help="why, shown with the pause")
     _add_manifests_option(parser)
     parser.set_defaults(handler=run_pause)
@@ -68,7 +70,9 @@ def add_pause(sub: Any) -> None:
 def add_resume(sub: Any) -> None:
     """``scheduler resume JOB_ID``."""
     parser = sub.add_parser("resume", help="lift a job's pause in the state store")
-    parser.add_argument("job_id", metavar="JOB_ID")
+    parser.add_argument(
+        "job_id", metavar="JOB_ID", help="a paused job (also one no longer in the manifests)"
+    )
     _add_manifests_option(parser)
     parser.set_defaults(handler=run_resume)
 

@@ -64,7 +64,9 @@ def add_timeline(sub: Any) -> None:
         " also the offset the text shows)",
     )
     parser.add_argument("--hours", type=_hours, default=24, help="how far ahead (default 24)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output (default: text)"
+    )
     parser.add_argument(
         "--no-import-check",
         action="store_true",

@@ -10,9 +10,11 @@ The package re-exports its public names; its modules, each one concern, are ``lo
 per file on a reload), ``files`` (discovery, reading, where a changed path belongs),
 ``documents`` (a file's data -> job entries; pydantic errors and duplicate keys -> located
 problems), ``messages`` (problem wording, did-you-mean), ``scope`` (one file's problems and
-positions), ``imports`` (the allowlist, import and signature binding of ``func``) and
-``results`` (``LoadResult``), and ``locate`` (``FieldLocator``: where a loaded job's field was
-written, asked after a load by reports about a few jobs).
+positions), ``imports`` (the allowlist, import and signature binding of ``func``),
+``importing`` (a module's import with a time limit, failures never cached), ``callables``
+(where a callable is defined, whether calling it runs its body), ``results``
+(``LoadResult``) and ``locate`` (``FieldLocator``: where a loaded job's field was written,
+asked after a load by reports about a few jobs).
 """
 
 from __future__ import annotations

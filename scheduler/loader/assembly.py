@@ -16,7 +16,7 @@ from typing import NamedTuple
 from scheduler.loader.results import LoadedJob
 from scheduler.loader.scope import JobPath
 from scheduler.problems import Problem
-from scheduler.sources import Position, SourceKind, parse_source
+from scheduler.sources import Position, PositionIndex, SourceKind, parse_source
 
 __all__ = ["Assembly", "Candidate", "FileOutcome"]
 
@@ -38,16 +38,20 @@ class FileOutcome(NamedTuple):
 
     Positions are not kept: the few problems found after a file's own checks (duplicate
     job ids) re-parse its bytes, which keeps the cache small for the garbage collector.
+    ``import_failed`` marks an outcome that must not be reused for the same bytes: a module
+    that could not be imported may exist by the next load.
     """
 
     file: str
     content: bytes
     candidates: tuple[Candidate, ...]
     problems: tuple[Problem, ...]
+    import_failed: bool = False
 
-    def locate(self, path: JobPath) -> Position:
+    def positions(self) -> PositionIndex:
+        """Parse the file's bytes again, for positions; callers keep the answer per load."""
         kind: SourceKind = "toml" if self.file.endswith(".toml") else "yaml"
-        return parse_source(self.content, file=self.file, kind=kind).positions.locate(path)
+        return parse_source(self.content, file=self.file, kind=kind).positions
 
 
 class Assembly:
@@ -72,11 +76,21 @@ class Assembly:
             if outcome is not None and outcome.problems
         }
         self._unread = {index for index, outcome in enumerate(self._outcomes) if outcome is None}
+        self._retry = {
+            index
+            for index, outcome in enumerate(self._outcomes)
+            if outcome is not None and outcome.import_failed
+        }
 
     @property
     def unread(self) -> frozenset[int]:
         """Indexes of the files that could not be read: a reload reads them again."""
         return frozenset(self._unread)
+
+    @property
+    def retry(self) -> frozenset[int]:
+        """Indexes of the files whose imports failed: a reload checks them again."""
+        return frozenset(self._retry)
 
     def replace(self, index: int, outcome: FileOutcome | None) -> None:
         """Take the new outcome of the file at ``index``; the other files stay as they were."""
@@ -92,6 +106,9 @@ class Assembly:
         self._sizes[index] = len(jobs)
         self._troubled.pop(index, None)
         self._unread.discard(index)
+        self._retry.discard(index)
+        if outcome is not None and outcome.import_failed:
+            self._retry.add(index)
         if outcome is None:
             self._unread.add(index)
         elif outcome.problems:
@@ -122,16 +139,33 @@ def _valid_jobs(outcome: FileOutcome | None) -> list[LoadedJob]:
     return [candidate.job for candidate in candidates if candidate.job is not None]
 
 
+class _Locator:
+    """Positions of job ids in the files of one load, each file re-parsed at most once.
+
+    Re-parsing per duplicate made 1,000 ids repeated across two files take 40 s.
+    """
+
+    def __init__(self) -> None:
+        self._indexes: dict[int, PositionIndex] = {}
+
+    def locate(self, outcome: FileOutcome, candidate: Candidate) -> Position:
+        index = self._indexes.get(id(outcome))
+        if index is None:
+            index = self._indexes[id(outcome)] = outcome.positions()
+        return index.locate((*candidate.path, "job_id"))
+
+
 def _first_definitions(outcomes: list[FileOutcome], problems: list[Problem]) -> list[LoadedJob]:
     """Keep the first definition of each job_id (files in sorted order); flag the others."""
     seen: dict[str, tuple[FileOutcome, Candidate]] = {}
     jobs: list[LoadedJob] = []
+    locator = _Locator()
     for outcome in outcomes:
         for candidate in outcome.candidates:
             first_outcome, first = seen.setdefault(candidate.job_id, (outcome, candidate))
             if first is not candidate:
-                line, col = outcome.locate((*candidate.path, "job_id"))
-                first_line = first_outcome.locate((*first.path, "job_id"))[0]
+                line, col = locator.locate(outcome, candidate)
+                first_line = locator.locate(first_outcome, first)[0]
                 where = f"{first_outcome.file}:{first_line}"
                 message = f"duplicate job_id {candidate.job_id!r}; first defined at {where}"
                 problems.append(

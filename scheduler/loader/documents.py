@@ -22,7 +22,12 @@ __all__ = ["job_entries", "report_duplicate_keys", "report_validation"]
 def job_entries(scope: FileScope, data: dict[Any, Any]) -> list[JobEntry]:
     """A file is one job mapping, or ``jobs:`` (a list) with optional ``defaults:``."""
     if "jobs" not in data and "defaults" not in data:
-        return [JobEntry((), data, {})]
+        misnamed = _misnamed_jobs_key(data)
+        if misnamed is None:
+            return [JobEntry((), data, {})]
+        message = f"unknown top-level key {misnamed!r}; did you mean 'jobs'?"
+        scope.add((misnamed,), message, key=True, field=str(misnamed))
+        return []
     for key in data:
         if key not in FILE_FIELDS:
             scope.add((key,), unknown_field(key, FILE_FIELDS), key=True, field=str(key))
@@ -44,6 +49,22 @@ def job_entries(scope: FileScope, data: dict[Any, Any]) -> list[JobEntry]:
             message = f"expected a job mapping, got {describe(job)}"
             scope.add(("jobs", index), message, field="jobs")
     return entries
+
+
+def _misnamed_jobs_key(data: dict[Any, Any]) -> str | None:
+    """A key like ``job`` (TOML ``[[job]]``) holding a list of mappings, in a file that is
+    not one job: it was meant to be ``jobs``, and reading the file as one job would only
+    add noise about missing fields."""
+    if "job_id" in data:
+        return None
+    for key, value in data.items():
+        is_job_list = isinstance(value, list) and all(isinstance(item, dict) for item in value)
+        if is_job_list and isinstance(key, str) and key.lower() in _JOBS_MISSPELLINGS:
+            return key
+    return None
+
+
+_JOBS_MISSPELLINGS = frozenset({"job", "jobs", "job_list", "joblist", "tasks", "task"})
 
 
 def _valid_defaults(scope: FileScope, defaults: object) -> dict[Any, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -26,12 +27,19 @@ from pydantic import ValidationError
 from scheduler import cron
 from scheduler.loader.assembly import Assembly, Candidate, FileOutcome
 from scheduler.loader.documents import job_entries, report_duplicate_keys, report_validation
-from scheduler.loader.files import listed_name, manifest_files, read_manifest, would_discover
+from scheduler.loader.files import (
+    NO_MANIFESTS,
+    listed_name,
+    manifest_files,
+    read_manifest,
+    would_discover,
+)
+from scheduler.loader.importing import DEFAULT_IMPORT_TIMEOUT
 from scheduler.loader.imports import FuncChecker
 from scheduler.loader.results import LoadedJob, LoadResult
 from scheduler.loader.scope import FileScope, JobEntry
 from scheduler.manifest import JobSpec
-from scheduler.problems import Problem, sorted_problems
+from scheduler.problems import Problem, has_errors, sorted_problems
 from scheduler.sources import SourceKind, parse_source
 
 __all__ = ["ManifestLoader", "load_manifests"]
@@ -43,10 +51,17 @@ class _Listing(NamedTuple):
     folder: str
     files: tuple[str, ...]
     assembly: Assembly
+    warnings: tuple[Problem, ...]  # about the listing (skipped files): repeated when reused
 
 
 class ManifestLoader:
-    """Keeps a per-file cache so a reload re-parses only files whose bytes changed."""
+    """Keeps a per-file cache so a reload re-parses only files whose bytes changed.
+
+    ``load`` may be called from any thread (the running scheduler loads off its event
+    loop); calls are serialized. A file whose job modules failed to import is never taken
+    from the cache: the next load imports again. ``import_timeout`` bounds each module's
+    import (``SCHEDULER_IMPORT_TIMEOUT``).
+    """
 
     def __init__(
         self,
@@ -54,9 +69,13 @@ class ManifestLoader:
         allowed_modules: Sequence[str] = ("jobs",),
         default_timezone: str = "UTC",
         import_check: bool = True,
+        import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
     ) -> None:
         self._default_timezone = default_timezone
-        self._funcs = FuncChecker(tuple(allowed_modules), import_check=import_check)
+        self._funcs = FuncChecker(
+            tuple(allowed_modules), import_check=import_check, import_timeout=import_timeout
+        )
+        self._lock = threading.Lock()
         self._cache: dict[str, FileOutcome] = {}
         self._listing: _Listing | None = None
         self._parse_count = 0
@@ -78,11 +97,24 @@ class ManifestLoader:
         """
         if isinstance(paths, str | Path):
             paths = [paths]
+        with self._lock:  # one load at a time: the cache and listing are shared state
+            return self._load(paths, changed)
+
+    def _load(
+        self, paths: Sequence[str | Path], changed: Collection[str | Path] | None
+    ) -> LoadResult:
         self._dst_memo = {}
+        self._funcs.begin_load()
         problems: list[Problem] = []
         listing = self._load_changed(paths, changed, problems) if changed is not None else None
         if listing is None:
             listing = self._load_all(paths, problems)
+        else:
+            problems.extend(listing.warnings)
+            if not listing.files:
+                problems.append(
+                    Problem(listing.folder, None, None, NO_MANIFESTS, severity="warning")
+                )
         jobs = listing.assembly.jobs(problems)
         problems.extend(listing.assembly.problems())
         return LoadResult(jobs, tuple(sorted_problems(problems)), listing.files)
@@ -90,10 +122,12 @@ class ManifestLoader:
     def _load_all(self, paths: Sequence[str | Path], problems: list[Problem]) -> _Listing:
         """List the paths, read every file and parse those whose bytes changed."""
         files = tuple(manifest_files(paths, problems))
-        reusable = len(paths) == 1 and not problems and os.path.isdir(paths[0])
+        reusable = len(paths) == 1 and not has_errors(problems) and os.path.isdir(paths[0])
+        warnings = tuple(problem for problem in problems if problem.message != NO_MANIFESTS)
         found = [self._read(file, problems) for file in files]
         self._cache = {outcome.file: outcome for outcome in found if outcome is not None}
-        listing = _Listing(os.fspath(paths[0]) if paths else "", files, Assembly(found))
+        folder = os.fspath(paths[0]) if paths else ""
+        listing = _Listing(folder, files, Assembly(found), warnings)
         self._listing = listing if reusable else None
         return listing
 
@@ -115,7 +149,8 @@ class ManifestLoader:
         files, reread = update
         if files is listing.files:  # an edit: patch the assembly for the files read again
             assembly = listing.assembly
-            stale = {bisect.bisect_left(files, file) for file in reread} | assembly.unread
+            stale = {bisect.bisect_left(files, file) for file in reread}
+            stale |= assembly.unread | assembly.retry
             for index in sorted(stale):
                 assembly.replace(index, self._reread(files[index], problems))
             return listing
@@ -123,9 +158,10 @@ class ManifestLoader:
             self._cache.pop(file, None)
         found = [self._cache.get(file) for file in files]
         for index, file in enumerate(files):
-            if found[index] is None or file in reread:
+            outcome = found[index]
+            if outcome is None or outcome.import_failed or file in reread:
                 found[index] = self._reread(file, problems)
-        self._listing = _Listing(listing.folder, files, Assembly(found))
+        self._listing = _Listing(listing.folder, files, Assembly(found), listing.warnings)
         return self._listing
 
     def _read(self, file: str, problems: list[Problem]) -> FileOutcome | None:
@@ -143,7 +179,7 @@ class ManifestLoader:
 
     def _outcome(self, file: str, content: bytes) -> FileOutcome:
         cached = self._cache.get(file)
-        if cached is not None and cached.content == content:
+        if cached is not None and cached.content == content and not cached.import_failed:
             return cached
         self._parse_count += 1
         kind: SourceKind = "toml" if file.endswith(".toml") else "yaml"
@@ -153,9 +189,11 @@ class ManifestLoader:
         scope = FileScope(file, parsed)
         entries = job_entries(scope, parsed.data)
         report_duplicate_keys(scope, parsed, entries)
+        failed_before = self._funcs.failed_imports
         candidates = [self._check_job(scope, entry) for entry in entries]
         found = tuple(candidate for candidate in candidates if candidate is not None)
-        return FileOutcome(file, content, found, tuple(scope.problems))
+        import_failed = self._funcs.failed_imports != failed_before
+        return FileOutcome(file, content, found, tuple(scope.problems), import_failed)
 
     def _check_job(self, scope: FileScope, entry: JobEntry) -> Candidate | None:
         """Validate one job; a candidate is returned whenever its job_id is known."""
@@ -164,12 +202,16 @@ class ManifestLoader:
             spec = JobSpec.model_validate(merged)
         except ValidationError as exc:
             job_id = entry.job_id
-            report_validation(scope, exc, entry, job_id)
+            bad = report_validation(scope, exc, entry, job_id)
+            func_path = merged.get("func")
+            if "func" not in bad and isinstance(func_path, str):  # report its problems too
+                self._funcs.check(scope, entry, func_path, job_id, None)
             if job_id is None:
                 return None
             return Candidate(job_id, None, entry.path)
         before = len(scope.problems)
-        func = self._funcs.check(scope, entry, spec)
+        arguments = (spec.args, spec.kwargs)
+        func = self._funcs.check(scope, entry, spec.func, spec.job_id, arguments)
         job = None
         if len(scope.problems) == before:
             timezone = spec.timezone or self._default_timezone
@@ -217,12 +259,14 @@ def load_manifests(
     allowed_modules: Sequence[str] = ("jobs",),
     default_timezone: str = "UTC",
     import_check: bool = True,
+    import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
 ) -> LoadResult:
     """One-shot load with a fresh loader (no cache carried over)."""
     loader = ManifestLoader(
         allowed_modules=allowed_modules,
         default_timezone=default_timezone,
         import_check=import_check,
+        import_timeout=import_timeout,
     )
     return loader.load(paths)
 

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Collection
 from typing import Any
 
+from scheduler.problems import shorten
 from scheduler.sources import Segment
 
 __all__ = ["describe", "error_message", "unknown_field"]
@@ -33,6 +34,7 @@ _BOUNDS = {
     "less_than": "<",
 }
 _VALUE_ERROR_PREFIX = "Value error, "
+_YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 def error_message(kind: str, loc: tuple[Segment, ...], error: Any, allowed: Collection[str]) -> str:
@@ -45,8 +47,12 @@ def error_message(kind: str, loc: tuple[Segment, ...], error: Any, allowed: Coll
         return unknown_field(loc[-1], allowed)
     if kind == "invalid_key":
         return f"field names must be strings, got {describe(loc[-1])}"
+    if kind == "bool_type" and isinstance(value, str):
+        return _bool_hint(value)
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {describe(value)}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {describe(value)}"
     if kind == "string_pattern_mismatch" and name in _PATTERNS:
         return f"expected {_PATTERNS[name]}, got {describe(value)}"
     if kind in _BOUNDS:
@@ -54,6 +60,17 @@ def error_message(kind: str, loc: tuple[Segment, ...], error: Any, allowed: Coll
         return f"expected a value {_BOUNDS[kind]} {limit}, got {describe(value)}"
     message = str(error["msg"])
     return message.removeprefix(_VALUE_ERROR_PREFIX)
+
+
+def _bool_hint(value: str) -> str:
+    """A string where a boolean belongs: quoted ``"false"``, or YAML 1.1's ``yes``/``off``,
+    which YAML 1.2 (and this loader) reads as a string."""
+    message = f"expected true or false (unquoted), got the string {shorten(value)}"
+    if value.lower() in ("true", "false"):
+        return f"{message}; write {value.lower()} without quotes"
+    if value.lower() in _YAML11_BOOLEANS:
+        return f"{message}; write true or false"
+    return message
 
 
 def unknown_field(name: object, allowed: Collection[str]) -> str:
@@ -71,9 +88,9 @@ def describe(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {shorten(value)}"
     if isinstance(value, int | float):
-        return f"the number {value!r}"
+        return f"the number {shorten(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

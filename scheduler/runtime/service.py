@@ -123,7 +123,9 @@ class SchedulerService:
         self.store = store if store is not None else store_for_settings(self.settings)
         self._store_open = False
         self._loader = loader or ManifestLoader(
-            allowed_modules=self.settings.allowed_modules, default_timezone=self.settings.timezone
+            allowed_modules=self.settings.allowed_modules,
+            default_timezone=self.settings.timezone,
+            import_timeout=self.settings.import_timeout_seconds,
         )
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.settings.thread_pool_workers, thread_name_prefix="scheduler-job"

@@ -3,7 +3,8 @@
 Only the parser sees the text, so only it can say where a value came from: this package
 returns plain dicts and lists together with a position index that later layers ask for
 line and column. Everything that can go wrong with the bytes themselves (size, encoding,
-YAML/TOML syntax, unsafe tags, alias bombs, duplicate keys) becomes ``Problem`` data here.
+YAML/TOML syntax, unsafe tags, alias bombs, duplicate keys, huge integers, deep nesting)
+becomes ``Problem`` data here.
 
 The package re-exports its public names; its modules, each one concern, are ``parse``
 (``parse_source``: bytes -> ``ParsedSource``, top-level shape), ``text`` (size limit and
@@ -11,7 +12,8 @@ UTF-8), ``parsed`` (the result records), ``positions`` (the ``PositionIndex`` pr
 ``yaml_source`` (YAML parsing and its duplicate keys), ``yaml_loader`` (libyaml's loader
 recording positions, duplicates and refused tags), ``yaml_positions``, ``yaml_aliases``
 (alias limits), ``yaml_errors`` (syntax errors and tags in our words), ``toml_source``
-(tomllib) and ``toml_positions`` (positions scanned from TOML text).
+(tomllib), ``toml_positions`` (positions scanned from TOML text) and ``limits`` (bounds on
+integer size and nesting depth that keep later steps from crashing).
 """
 
 from __future__ import annotations

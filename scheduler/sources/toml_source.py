@@ -6,6 +6,14 @@ import re
 import tomllib
 
 from scheduler.problems import Problem
+from scheduler.sources.context import context_of_path, toml_context_at_line
+from scheduler.sources.limits import (
+    INT_TOO_LARGE,
+    MAX_INT_DIGITS,
+    MAX_NESTING,
+    NESTED_TOO_DEEP,
+    first_excess,
+)
 from scheduler.sources.parsed import ParsedSource, failed
 from scheduler.sources.toml_positions import TomlPositions
 
@@ -17,12 +25,63 @@ _TOML_ERROR = re.compile(
 
 
 def parse_toml(text: str, file: str) -> ParsedSource:
-    """Parse with tomllib; positions come from a separate scan of the text."""
+    """Parse with tomllib; positions come from a separate scan of the text.
+
+    tomllib recurses into nested arrays and inline tables and converts digits with
+    ``int()``: deep nesting and huge integers end it with ``RecursionError`` or
+    ``ValueError`` and no position, so those are found in the text instead.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return failed(_toml_error_problem(str(exc), text, file))
-    return ParsedSource(data, TomlPositions(text))
+    except RecursionError:
+        return failed(_problem_at(file, text, _deep_bracket_position(text), NESTED_TOO_DEEP))
+    except ValueError:  # int() of more than 4,300 digits
+        return failed(_problem_at(file, text, _long_number_position(text), INT_TOO_LARGE))
+    positions = TomlPositions(text)
+    excess = first_excess(data)
+    if excess is not None:
+        path, message = excess
+        context = context_of_path(data, path)
+        return failed(Problem(file, *positions.locate(path), message, *context))
+    return ParsedSource(data, positions)
+
+
+def _problem_at(file: str, text: str, position: tuple[int, int], message: str) -> Problem:
+    return Problem(file, *position, message, *toml_context_at_line(text, position[0]))
+
+
+_LONG_NUMBER = re.compile(rf"[0-9_]{{{MAX_INT_DIGITS},}}")
+
+
+def _long_number_position(text: str) -> tuple[int, int]:
+    """Where the first run of more than ``MAX_INT_DIGITS`` digits starts."""
+    match = _LONG_NUMBER.search(text)
+    return _position(text, match.start()) if match is not None else (1, 1)
+
+
+def _deep_bracket_position(text: str) -> tuple[int, int]:
+    """Where brackets and braces first nest past ``MAX_NESTING`` (strings skipped)."""
+    depth = 0
+    quote = ""
+    for offset, character in enumerate(text):
+        if quote:
+            quote = "" if character == quote else quote
+        elif character in "\"'":
+            quote = character
+        elif character in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return _position(text, offset)
+        elif character in "]}":
+            depth -= 1
+    return (1, 1)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _toml_error_problem(error: str, text: str, file: str) -> Problem:

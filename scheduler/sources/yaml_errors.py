@@ -31,6 +31,9 @@ def yaml_error_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Probl
     trap = _unquoted_value_trap(exc, text)
     if trap is not None:
         return Problem(file, *trap)
+    unclosed = _unclosed_start(exc)
+    if unclosed is not None:
+        return unclosed_problem(exc, unclosed, file)
     line, col = mark_position(mark) if mark is not None else (None, None)
     context = exc.context
     if context and exc.context_mark is not None:
@@ -42,6 +45,34 @@ def yaml_error_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Probl
     )
     message = f"{label}: " + ", ".join(part for part in (context, exc.problem) if part)
     return Problem(file, line, col, message)
+
+
+_OPENED = {
+    "while parsing a flow sequence": "the list opened here ('[') is not closed",
+    "while parsing a flow mapping": "the mapping opened here ('{') is not closed",
+    "while scanning a quoted scalar": "the quoted string that starts here is not closed",
+}
+
+
+def _unclosed_start(exc: yaml.MarkedYAMLError) -> Any:
+    """The mark of a bracket or quote left open, when the parser only noticed it later.
+
+    libyaml reports where it gave up (often the end of the file, or the next line); the
+    fault is where the list, mapping or string began.
+    """
+    start, end = exc.context_mark, exc.problem_mark
+    if exc.context not in _OPENED or start is None or end is None:
+        return None
+    return start if end.line > start.line else None
+
+
+def unclosed_problem(exc: yaml.MarkedYAMLError, start: Any, file: str) -> Problem:
+    """Point at the opening bracket or quote; say where the parser noticed."""
+    line, col = mark_position(start)
+    end_line, end_col = mark_position(exc.problem_mark)
+    what = _OPENED[exc.context or ""]
+    noticed = f"{exc.problem} at line {end_line}, column {end_col}"
+    return Problem(file, line, col, f"YAML syntax error: {what} ({noticed})")
 
 
 def _unquoted_value_trap(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str] | None:
@@ -76,6 +107,8 @@ def _quote_hint(text: str, line_index: int) -> str:
     if match is None:
         return ""
     key, value = match.groups()
+    if value[:1] in ("'", '"'):
+        return ""  # quoted already: the fault is an unclosed quote before it
     what = (
         "the cron expression"
         if key == "cron_expression" or _CRON_LIKE.match(value)

@@ -12,9 +12,17 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from scheduler.problems import shorten
+from scheduler.sources.limits import (
+    INT_TOO_LARGE,
+    MAX_INT_DIGITS,
+    MAX_NESTING,
+    NESTED_TOO_DEEP,
+    is_int_too_large,
+)
 from scheduler.sources.positions import Position
 
-__all__ = ["YAML_TAG_PREFIX", "PositionLoader", "mark_position"]
+__all__ = ["YAML_TAG_PREFIX", "LimitExceeded", "PositionLoader", "mark_position"]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -24,6 +32,15 @@ _INT_TAG = "tag:yaml.org,2002:int"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _NULL_TAG = "tag:yaml.org,2002:null"
 YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+
+
+class LimitExceeded(yaml.YAMLError):
+    """A value past one of the bounds in ``limits`` (nesting, integer size), at ``node``."""
+
+    def __init__(self, message: str, node: Node) -> None:
+        self.message = message
+        self.node = node
+        super().__init__(message)
 
 
 def mark_position(mark: Any) -> Position:
@@ -70,15 +87,21 @@ class PositionLoader(yaml.CSafeLoader):
             _RESOLVED_TAGS[cache_key] = tag
         return tag
 
-    def build(self, node: Node) -> Any:
-        """Plain data for ``node``; aliases were bounded before this runs."""
+    def build(self, node: Node, depth: int = 0) -> Any:
+        """Plain data for ``node``; aliases were bounded before this runs.
+
+        Containers deeper than ``MAX_NESTING`` are refused at the node that goes too deep,
+        before Python's recursion limit would end the build without a position.
+        """
         tag = node.tag
         if tag == _STR_TAG:
             return node.value
+        if depth >= MAX_NESTING and isinstance(node, MappingNode | SequenceNode):
+            raise LimitExceeded(NESTED_TOO_DEEP, node)
         if tag == _MAP_TAG and isinstance(node, MappingNode) and not self._has_merge(node):
-            return self._build_mapping(node)
+            return self._build_mapping(node, depth + 1)
         if tag == _SEQ_TAG and isinstance(node, SequenceNode):
-            sequence = [self.build(child) for child in node.value]
+            sequence = [self.build(child, depth + 1) for child in node.value]
             self._remember(sequence, node)
             return sequence
         return self._build_other(node, tag)
@@ -86,35 +109,40 @@ class PositionLoader(yaml.CSafeLoader):
     def _build_other(self, node: Node, tag: str) -> Any:
         """Common plain scalars directly; anything else through PyYAML's own constructors."""
         value = node.value
+        if tag == _INT_TAG and isinstance(value, str) and len(value) > MAX_INT_DIGITS:
+            raise LimitExceeded(INT_TOO_LARGE, node)  # before int() refuses it
         if tag == _INT_TAG and value.isdigit() and value.isascii() and value[0] != "0":
             return int(value)  # plain decimal; PyYAML handles 0-prefixed octal, 0x, 1_000, 1:30
-        if tag == _BOOL_TAG and isinstance(value, str) and value.lower() in self.bool_values:
-            return self.bool_values[value.lower()]
+        if tag == _BOOL_TAG and isinstance(value, str):
+            return self.construct_strict_bool(node)
         if tag == _NULL_TAG:
             return None
         try:
-            return self.construct_object(node, deep=True)
+            built = self.construct_object(node, deep=True)
         except yaml.YAMLError:
             raise
         except Exception as exc:  # PyYAML's own crash on e.g. ``!!int abc``, ``!!timestamp x``
-            problem = f"cannot read {value!r} as {tag.removeprefix(YAML_TAG_PREFIX)}"
+            problem = f"cannot read {shorten(value)} as {tag.removeprefix(YAML_TAG_PREFIX)}"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from exc
+        if isinstance(built, int) and is_int_too_large(built):  # 0x/0o/1_000 forms
+            raise LimitExceeded(INT_TOO_LARGE, node)
+        return built
 
     def _has_merge(self, node: MappingNode) -> bool:
         return self.may_merge and any(key.tag == _MERGE_TAG for key, _ in node.value)
 
-    def _build_mapping(self, node: MappingNode) -> dict[Any, Any]:
+    def _build_mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if key_node.tag == _STR_TAG else self._key(node, key_node)
-            mapping[key] = self.build(value_node)
+            key = key_node.value if key_node.tag == _STR_TAG else self._key(node, key_node, depth)
+            mapping[key] = self.build(value_node, depth)
         self._remember(mapping, node)
         if len(mapping) < len(node.value):
             self._record_duplicates(mapping, node.value)
         return mapping
 
-    def _key(self, node: MappingNode, key_node: Node) -> Any:
-        key = self.build(key_node)
+    def _key(self, node: MappingNode, key_node: Node, depth: int) -> Any:
+        key = self.build(key_node, depth)
         try:
             hash(key)
         except TypeError as exc:
@@ -159,6 +187,18 @@ class PositionLoader(yaml.CSafeLoader):
         yield data
         data.extend(self.construct_sequence(node))
 
+    def construct_strict_bool(self, node: Node) -> Any:
+        """``true``/``false`` only: YAML 1.1's ``yes``, ``no``, ``on``, ``off`` stay strings,
+        as YAML 1.2 reads them, so a strict boolean field refuses them by name."""
+        value = node.value
+        folded = value.lower() if isinstance(value, str) else value
+        if folded in _BOOLEANS:
+            return _BOOLEANS[folded]
+        if folded in _YAML11_BOOLEANS:
+            return value
+        problem = f"cannot read {shorten(value)} as bool"  # an explicit ``!!bool maybe``
+        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
     def construct_refused(self, node: Node) -> None:
         """Record a tag that is not plain data (``!!python/...``, ``!custom``) and go on."""
         if node.tag == _MERGE_TAG and isinstance(node, ScalarNode):
@@ -167,10 +207,13 @@ class PositionLoader(yaml.CSafeLoader):
         return None
 
 
+_BOOLEANS = {"true": True, "false": False}
+_YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off"})
 _RESOLVED_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
 _RESOLVE_CACHE_SIZE = 50_000
 _RESOLVE_CACHE_MAX_LENGTH = 64
 
 PositionLoader.add_constructor(_MAP_TAG, PositionLoader.construct_position_map)
 PositionLoader.add_constructor(_SEQ_TAG, PositionLoader.construct_position_seq)
+PositionLoader.add_constructor(_BOOL_TAG, PositionLoader.construct_strict_bool)
 PositionLoader.add_constructor(None, PositionLoader.construct_refused)
