@@ -1,4 +1,4 @@
-"""The cron dialect (DESIGN section 3): parsing, errors, fire-time tables, triggers, English."""
+"""The cron dialect: parsing, errors, fire-time tables, triggers, English."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DST: DESIGN section 3's rule, in zones on both hemispheres and with odd transitions.
+"""DST: the fixed-time rule of Debian's cron(8), in zones on both hemispheres and with odd transitions.
 
 Fixed-time jobs (neither minute nor hour begins with ``*``) run once at the jump for a
 gap and once at the first pass of a fold; other jobs follow the clock. Times are compared
@@ -277,7 +277,7 @@ def _wall_matches(schedule: CronSchedule, wall: datetime) -> bool:
 
 
 def _brute_force(schedule: CronSchedule, zone: tzinfo, low: datetime, high: datetime) -> list[str]:
-    """Judge every UTC minute of ``[low, high)`` on its own by DESIGN's DST rule."""
+    """Judge every UTC minute of ``[low, high)`` on its own by the DST rule."""
     fired, instant = [], low
     while instant < high:
         local = instant.astimezone(zone)

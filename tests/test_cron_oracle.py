@@ -189,7 +189,7 @@ MUTATIONS = (
     lambda field, rng: f"*/{rng.randint(1, 100)}",
     lambda field, rng: f"{rng.randint(0, 100)}/{rng.randint(1, 100)}",
 )
-# Quartz/cronsim extensions that DESIGN.md section 3 rejects on purpose: L, W, LW, 5L, 15W, 1#2.
+# Quartz/cronsim extensions that the standard dialect rejects on purpose: L, W, LW, 5L, 15W, 1#2.
 EXTENSION = re.compile(r"(^|[\s,])(\d*L|\d*W|LW|\d*#\d*)($|[\s,])")
 
 

@@ -1,7 +1,7 @@
 """The run wrapper: outcome, timeout, overlap, misfire grace, one log line per occurrence.
 
-Most tests call ``JobRunner`` directly with fake jobs and a fake clock (STYLE.md, "Testing time
-without sleeping"); timeouts are a few hundredths of a second. Two tests go through the real
+Most tests call ``JobRunner`` directly with fake jobs and a fake clock, so nothing
+sleeps; timeouts are a few hundredths of a second. Two tests go through the real
 scheduler to show it carries on after failures and records misses.
 """
 

@@ -942,15 +942,12 @@ def test_a_hinted_load_reads_again_a_file_unreadable_last_time(
     assert [job.job_id for job in again.jobs] == ["a", "b", "c"]
 
 
-def test_catchup_true_is_a_located_warning_not_silence(tmp_path: Path) -> None:
+def test_catchup_true_is_valid_without_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("job_id: c\nfunc: jobs.x.y\ncron_expression: '@daily'\ncatchup: true\n")
     result = ManifestLoader(import_check=False).load([tmp_path])
-    assert result.ok
-    assert [(p.line, p.col, p.field, p.severity) for p in result.problems] == [
-        (4, 10, "catchup", "warning")
-    ]
-    assert result.problems[0].message.startswith("catchup has no effect yet")
+    assert (result.ok, result.problems) == (True, ())
+    assert result.jobs[0].spec.catchup is True
 
 
 def test_duplicate_ids_reparse_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

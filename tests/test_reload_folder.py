@@ -1,4 +1,4 @@
-"""Hot reload against a real folder and a real running ``SchedulerService`` (DESIGN.md section 6).
+"""Hot reload against a real folder and a real running ``SchedulerService``.
 
 Each test edits files the way people and tools do and waits, bounded, for the service's state
 to show the result. The watch runs on the real watchfiles source with tiny timings, so the

@@ -1,4 +1,4 @@
-"""``StandardCronTrigger``: fire times found on the wall clock, mapped by DESIGN's DST rule.
+"""``StandardCronTrigger``: fire times found on the wall clock, mapped by the DST rule below.
 
 APScheduler 3.11's CronTrigger can return nonexistent local times next to a transition
 (agronholm/apscheduler#529, #606), so zones with DST get this trigger instead. It searches
@@ -109,7 +109,7 @@ def _search_start(previous_fire_time: datetime | None, now: datetime) -> datetim
 def _first_in_piece(
     matcher: WallClockMatcher, piece: OffsetPiece, start: datetime
 ) -> datetime | None:
-    """First fire instant ``>= start`` inside ``piece``, applying DESIGN's DST rule."""
+    """First fire instant ``>= start`` inside ``piece``, applying the DST rule."""
     fixed = matcher.schedule.is_fixed_time
     changed_wall = piece.changed_at.replace(tzinfo=None)
     if fixed and piece.offset > piece.previous_offset and piece.start == piece.changed_at:
@@ -141,7 +141,7 @@ class StandardCronTrigger(_TriggerBase):
 
     APScheduler 3.11's CronTrigger can return nonexistent local times next to a
     transition (agronholm/apscheduler#529, #606). This one searches naive wall-clock
-    times and maps them to instants by DESIGN's rule: fixed-time jobs run once at the
+    times and maps them to instants by the rule cron(8) documents: fixed-time jobs run once at the
     jump in a gap and once at the first pass of a fold; other jobs follow the clock.
     """
 

@@ -216,7 +216,6 @@ class ManifestLoader:
         if len(scope.problems) == before:
             timezone = spec.timezone or self._default_timezone
             self._report_dst(scope, entry, spec, timezone)
-            _report_catchup(scope, entry, spec)
             line = scope.positions.locate(entry.path)[0]
             job = LoadedJob(spec, scope.file, line, timezone, func)
         return Candidate(spec.job_id, job, entry.path)
@@ -238,19 +237,6 @@ class ManifestLoader:
             scope.add(
                 where, warning, job_id=spec.job_id, field="cron_expression", severity="warning"
             )
-
-
-CATCHUP_WARNING = (
-    "catchup has no effect yet: making up a run missed while down needs the state store, "
-    "which is not part of this version"
-)
-
-
-def _report_catchup(scope: FileScope, entry: JobEntry, spec: JobSpec) -> None:
-    """Say so, rather than accept ``catchup: true`` silently while nothing honours it."""
-    if spec.catchup:
-        where = scope.job_field_path(entry, ("catchup",))
-        scope.add(where, CATCHUP_WARNING, job_id=spec.job_id, field="catchup", severity="warning")
 
 
 def load_manifests(

@@ -8,7 +8,7 @@ expression repeatedly, at random moments, and measures from the end of the write
 of the ``service.reload()`` that reports the job as changed. It splits that time into the
 reload itself and the rest (filesystem event, watchfiles' grouping, the loop).
 
-Targets (DESIGN.md section 6 and the issue): p50 < 120 ms, and 10,000 jobs no slower than
+Targets: p50 < 120 ms, and 10,000 jobs no slower than
 1.2x the 100-job time. Prints a markdown table; exit status 0 whatever the numbers.
 
     .venv/bin/python tests/benchmarks/bench_reload.py            # full run, about a minute
