@@ -1,4 +1,4 @@
-"""DST: the fixed-time rule of Debian's cron(8), in zones on both hemispheres and with odd transitions.
+"""DST: Debian cron(8)'s fixed-time rule, in zones on both hemispheres and odd transitions.
 
 Fixed-time jobs (neither minute nor hour begins with ``*``) run once at the jump for a
 gap and once at the first pass of a fold; other jobs follow the clock. Times are compared
