@@ -23,13 +23,14 @@ from scheduler.runtime.catchup import Backlog, backlog
 from scheduler.runtime.definition import JobDefinition
 from scheduler.runtime.execution import JobRunner
 from scheduler.runtime.fleet import Fleet, skipped_for_store
-from scheduler.store import ClaimRequest, ClaimResult
+from scheduler.store import ClaimOutcome, ClaimRequest, ClaimResult
 
 __all__ = ["ClaimedRuns"]
 
 logger = logging.getLogger(__name__)
 
 Own = Callable[[Coroutine[Any, Any, Any], str], object]
+_Begun = RunRecord | tuple[ClaimRequest, "asyncio.Future[ClaimOutcome | None]"]
 """Start a coroutine in a task the service keeps (and shutdown waits for)."""
 
 
@@ -55,34 +56,63 @@ class ClaimedRuns:
         self.lost = 0
         """Occurrences another process claimed first (for metrics)."""
 
-    async def run_due(
+    def run_due(
         self, definition: JobDefinition, run_times: list[datetime]
+    ) -> Coroutine[Any, Any, list[RunRecord]]:
+        """Claim each due occurrence in the store; run the ones this process won.
+
+        Not ``async def`` on purpose: the first claim is queued before this returns, while
+        APScheduler is still submitting the jobs due with it, so the whole batch goes to the
+        store as soon as that pass ends rather than after every task's first step.
+        """
+        first = (
+            self._begin(definition, self._request(definition, run_times[0])) if run_times else None
+        )
+        return self._run_rest(definition, first, run_times[1:])
+
+    async def _run_rest(
+        self, definition: JobDefinition, first: _Begun | None, rest: Sequence[datetime]
     ) -> list[RunRecord]:
-        """Claim each due occurrence in the store; run the ones this process won."""
         records = []
-        for run_time in run_times:
-            request = ClaimRequest(
-                definition.job_id,
-                run_time.astimezone(UTC),
-                RunKind.SCHEDULED,
-                definition.options.max_instances,
-            )
-            record = await self.claim_and_run(definition, request)
+        begun = [] if first is None else [first]
+        for item in (
+            *begun,
+            *(self._begin(definition, self._request(definition, t)) for t in rest),
+        ):
+            record = await self._end(definition, item)
             if record is not None:
                 records.append(record)
         return records
+
+    def _request(self, definition: JobDefinition, run_time: datetime) -> ClaimRequest:
+        return ClaimRequest(
+            definition.job_id,
+            run_time.astimezone(UTC),
+            RunKind.SCHEDULED,
+            definition.options.max_instances,
+        )
 
     async def claim_and_run(
         self, definition: JobDefinition, request: ClaimRequest
     ) -> RunRecord | None:
         """One occurrence: misfire check, claim, then run it if won; None when it was not
         this process's to run (another won it, or the job is paused fleet-wide)."""
+        return await self._end(definition, self._begin(definition, request))
+
+    def _begin(self, definition: JobDefinition, request: ClaimRequest) -> _Begun:
+        """A missed record (past the grace: nothing to claim), or the claim, queued."""
         if request.kind is RunKind.SCHEDULED:
             missed = self._runner.misfire(definition, request.scheduled_for)
             if missed is not None:
                 self._fleet.note(missed)
                 return missed
-        outcome = await self._fleet.claim(request)
+        return request, self._fleet.claim(request)
+
+    async def _end(self, definition: JobDefinition, begun: _Begun) -> RunRecord | None:
+        if isinstance(begun, RunRecord):
+            return begun
+        request, answer = begun
+        outcome = await answer
         if outcome is None:
             return self._runner.note(skipped_for_store(request))
         if outcome.result is ClaimResult.WON:
