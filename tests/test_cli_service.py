@@ -95,6 +95,24 @@ def test_trigger_of_a_failing_job_exits_1(
     assert out.startswith("a: failed in ") and "kaput" in out
 
 
+@pytest.mark.parametrize(
+    ("func", "error"),
+    [
+        ("tests.jobfuncs.exits", "SystemExit(3): the job called sys.exit(); the scheduler goes on"),
+        ("tests.jobfuncs.interrupts", "KeyboardInterrupt"),
+        ("tests.jobfuncs.async_exits", "SystemExit(None): the job called sys.exit()"),
+    ],
+    ids=["sys.exit(3)", "KeyboardInterrupt", "async SystemExit"],
+)
+def test_trigger_of_a_job_that_exits_prints_its_outcome_and_exits_1(
+    tmp_path: Path, allow_tests: None, capsys: pytest.CaptureFixture[str], func: str, error: str
+) -> None:
+    _manifest(tmp_path, "a.yaml", _job("a", func))
+    assert main(["trigger", "a", "--manifests", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("a: failed in ") and error in out
+
+
 def test_trigger_of_an_unknown_job_suggests_close_ids_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import os
 import signal
@@ -494,3 +495,38 @@ def test_a_second_sigterm_exits_at_once(tmp_path: Path) -> None:
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert took < 2
     assert "received SIGTERM again: exiting now without waiting for stuck (thread)" in stderr
+
+
+async def test_a_reload_importing_a_hanging_module_keeps_jobs_firing_on_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "slowjobs"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "hangs.py").write_text("import time\ntime.sleep(2)\n\n\ndef job():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    write_job(folder, "tick", "* * * * * *")
+    service = SchedulerService(
+        settings(allowed_modules=("tests.jobfuncs", "slowjobs"), import_timeout_seconds=0.5)
+    )
+    records: asyncio.Queue[RunRecord] = asyncio.Queue()
+    service.add_run_listener(records.put_nowait)
+    assert service.load([folder]).ok
+    async with service:
+        starts = [(await asyncio.wait_for(records.get(), 5)).started_at]
+        (folder / "slow.yaml").write_text(
+            "job_id: slow\nfunc: slowjobs.hangs.job\ncron_expression: '0 0 1 1 *'\n"
+        )
+        reload = asyncio.create_task(service.reload_async())
+        while not reload.done() or len(starts) < 3:
+            starts.append((await asyncio.wait_for(records.get(), 5)).started_at)
+        status = await reload
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts) if a and b]
+    assert max(gaps) < 1.5, gaps  # one run a second, while the import hung
+    assert not status.ok
+    [problem] = [p for p in status.problems if p.is_error]
+    assert (problem.job_id, problem.field, problem.line) == ("slow", "func", 2)
+    assert "did not finish within 0.5s" in problem.message
+    assert [view.job_id for view in service.get_jobs()] == ["tick"]

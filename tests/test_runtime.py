@@ -294,3 +294,24 @@ def test_watchfiles_own_change_lines_are_not_logged() -> None:
     logging.getLogger("scheduler.runtime.service").info("manifests applied")
     assert "changes detected" not in stream.getvalue()
     assert "manifests applied" in stream.getvalue()
+
+
+async def test_reload_debounce_setting_is_the_quiet_time_that_ends_a_burst(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.runtime import serve as serve_module
+
+    seen: dict[str, object] = {}
+
+    async def capture(service: object, root: Path, **options: object) -> None:
+        seen.update(options)
+
+    monkeypatch.setattr(serve_module, "watch_manifests", capture)
+    settings = make_settings(reload_debounce_ms=250)
+    service = SchedulerService(settings)
+    stop = asyncio.Event()
+    serving = start_serving(settings, folder, service, stop, watch=True)
+    await until(lambda: bool(seen))
+    stop.set()
+    assert await asyncio.wait_for(serving, 5) == EXIT_OK
+    assert (seen["step_ms"], seen["debounce_ms"]) == (250, serve_module.MAX_BURST_MS)
