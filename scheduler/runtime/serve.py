@@ -17,6 +17,7 @@ import functools
 import gc
 import logging
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,8 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+REPEAT_SIGNAL_SECONDS = 0.5
+"""A stop signal this soon after the first is a duplicate delivery, not a second request."""
 
 
 async def serve(
@@ -145,6 +148,7 @@ class _Signals:
         self._service = service
         self._on_force_exit = on_force_exit
         self._reloads: set[asyncio.Task[object]] = set()
+        self._first_signal_at = 0.0
 
     def install(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
         """Route stop signals and SIGHUP here; return what was installed.
@@ -168,10 +172,19 @@ class _Signals:
         return installed
 
     def stop(self, sig: signal.Signals) -> None:
-        """First stop signal: a graceful stop. A second: exit now, through ``on_force_exit``."""
+        """First stop signal: a graceful stop. A second: exit now, through ``on_force_exit``.
+
+        A repeat within ``REPEAT_SIGNAL_SECONDS`` is the same request delivered twice (to the
+        process and to its group, as ``timeout`` and some init shims do), not a second one.
+        """
+        now = time.monotonic()
         if not self._stop.is_set():
             logger.info("received %s", sig.name)
+            self._first_signal_at = now
             self._stop.set()
+            return
+        if now - self._first_signal_at < REPEAT_SIGNAL_SECONDS:
+            logger.debug("received %s again at once: the same stop request", sig.name)
             return
         still = self._service.running_runs()
         logger.warning(
