@@ -108,15 +108,18 @@ def insert_runs_from_json(tables: Tables, preparer: Any) -> Any:
 
 
 def runs_json(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """``run_values`` rows as the parameter of ``insert_runs_from_json``."""
-    return {"rows": json.dumps([_json_row(row) for row in rows])}
+    """``run_values`` rows as the parameter of ``insert_runs_from_json``.
+
+    The encoder asks ``_json_value`` only for what JSON has no type for (datetimes), which
+    is cheaper than copying every row first: this runs while 1,000 jobs wait to start.
+    """
+    return {"rows": json.dumps(rows, default=_json_value)}
 
 
-def _json_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        column: value.isoformat() if isinstance(value, datetime) else value
-        for column, value in row.items()
-    }
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
 _PG_TYPES = {
