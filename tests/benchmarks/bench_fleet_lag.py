@@ -9,8 +9,8 @@ one process. Target: p99 of the winners at most 1.5x the baseline's p99.
 It also checks the point of claiming: every job ran exactly once across the three processes.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_fleet_lag.py [--jobs 1000] [--repeat 3]
-[--postgres URL]`` (PostgreSQL: a database the benchmark may fill; default: the local server's
-``test`` database, skipped when unreachable).
+[--postgres URL]`` (PostgreSQL: a server where the benchmark may create, fill and drop a
+database of its own; default: the local server, skipped when unreachable).
 """
 
 from __future__ import annotations
@@ -86,19 +86,31 @@ def fleet(url: str, jobs: int) -> list[float]:
     return sorted((start - due) * 1000 for result in results for start in result.values())
 
 
-def postgres_reachable(url: str) -> bool:
+def fresh_postgres_database(url: str) -> tuple[str, str] | None:
+    """A new database on the server ``url`` names (its URL and name), or None when the
+    server cannot be reached; the benchmark drops it at the end."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
 
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    name = f"bench_fleet_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     except SQLAlchemyError:
-        return False
+        return None
     finally:
         engine.dispose()
-    return True
+    return url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_postgres_database(url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def main() -> None:
@@ -109,8 +121,9 @@ def main() -> None:
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     stores = {"SQLite": f"sqlite:///{folder / 'store.db'}"}
-    if postgres_reachable(options.postgres):
-        stores["PostgreSQL"] = options.postgres
+    fresh = fresh_postgres_database(options.postgres)
+    if fresh is not None:
+        stores["PostgreSQL"] = fresh[0]
     print(
         f"Fire lag of the winning runs, {options.jobs:,} coroutine jobs due together, "
         f"{PROCESSES} processes per store (median of {options.repeat}; "
@@ -127,6 +140,8 @@ def main() -> None:
             mine = statistics.median(percentile(run, fraction) for run in ours_runs)
             theirs = statistics.median(percentile(run, fraction) for run in bare_runs)
             print(f"| {name} | {stat} | {mine:.1f} ms | {theirs:.1f} ms | {mine / theirs:.2f}x |")
+    if fresh is not None:
+        drop_postgres_database(options.postgres, fresh[1])
 
 
 if __name__ == "__main__":
