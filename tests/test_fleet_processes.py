@@ -122,14 +122,7 @@ def test_four_processes_run_every_occurrence_once_and_survive_a_kill(
         time.sleep(RUN_SECONDS / 2)
         ended = datetime.now(UTC)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(processes)
     counts = seconds_run(ticks)
     window = [
         (began + timedelta(seconds=offset)).astimezone().replace(tzinfo=None, microsecond=0)

@@ -170,7 +170,7 @@ def test_bad_options_are_usage_errors(argv: list[str], folder: Path) -> None:
 
 
 def test_naive_from_is_utc() -> None:
-    from scheduler.cli.timeline_commands import _start
+    from scheduler.cli.arguments import aware_datetime as _start
 
     assert _start("2026-12-01T08:30") == START
     assert _start("2026-12-01T08:30+02:00").utcoffset() == timezone(timedelta(hours=2)).utcoffset(

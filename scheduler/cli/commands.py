@@ -9,18 +9,18 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scheduler import cron
 from scheduler.cli import render
+from scheduler.cli.arguments import aware_datetime, positive_int
 from scheduler.clock import SYSTEM_CLOCK
 from scheduler.errors import InvalidCronExpression
 from scheduler.loader import LoadResult, ManifestLoader
 from scheduler.loader.locate import FieldLocator
 from scheduler.manifest import manifest_json_schema
-from scheduler.problems import Problem, escape_text, render_problem
+from scheduler.problems import escape_text, render_problem
 from scheduler.review import with_congestion
 from scheduler.settings import Settings
 from scheduler.timezones import timezone_problem
@@ -70,11 +70,11 @@ def add_next(sub: Any) -> None:
     )
     parser.add_argument("expression", metavar="EXPR", help='cron expression, e.g. "0 9 * * 1-5"')
     parser.add_argument(
-        "--count", type=_positive_int, default=5, help="how many fire times (default: 5)"
+        "--count", type=positive_int, default=5, help="how many fire times (default: 5)"
     )
     parser.add_argument(
         "--after",
-        type=_aware_datetime,
+        type=aware_datetime,
         default=None,
         help="ISO datetime to start after, exclusive; naive means UTC (default: now)",
     )
@@ -98,33 +98,6 @@ def add_schema(sub: Any) -> None:
         description="Print the JSON Schema of a manifest file (for editors and CI).",
     )
     parser.set_defaults(handler=run_schema)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _aware_datetime(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not an ISO datetime: {text!r}") from error
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _summarize(result: LoadResult, problems: list[Problem]) -> render.Summary:
-    enabled = sum(1 for job in result.jobs if job.spec.enabled)
-    return render.Summary(
-        jobs=len(result.jobs),
-        files=len(result.files),
-        enabled=enabled,
-        disabled=len(result.jobs) - enabled,
-        errors=sum(1 for problem in problems if problem.is_error),
-        warnings=sum(1 for problem in problems if not problem.is_error),
-    )
 
 
 def _job_to_json(result: LoadResult) -> list[dict[str, Any]]:
@@ -163,7 +136,7 @@ def run_validate(args: argparse.Namespace) -> int:
     problems = list(result.problems)
     if args.strict:
         problems = [replace(problem, severity="error") for problem in problems]
-    summary = _summarize(result, problems)
+    summary = render.summarize(result, problems)
     if args.format == "json":
         print(render.validation_json(summary, problems, _job_to_json(result)))
     elif args.format == "github":

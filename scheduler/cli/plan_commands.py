@@ -25,7 +25,7 @@ from scheduler.loader.locate import FieldLocator
 from scheduler.review import RevisionError, export_folder, review_changes, with_congestion
 from scheduler.settings import Settings, load_settings
 
-__all__ = ["EXIT_CHANGES", "add_plan", "run_plan", "summarize"]
+__all__ = ["EXIT_CHANGES", "add_plan", "run_plan"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHANGES = 0, 1, 2, 3
 _USAGE = "give BASE_DIR HEAD_DIR, or [DIR] --base GIT_REF"
@@ -60,19 +60,6 @@ def add_plan(sub: Any) -> None:
         help="do not import func (for CI that does not install the application)",
     )
     parser.set_defaults(handler=run_plan)
-
-
-def summarize(result: LoadResult) -> render.Summary:
-    """The counts ``validate`` prints under its problems."""
-    enabled = sum(1 for job in result.jobs if job.spec.enabled)
-    return render.Summary(
-        jobs=len(result.jobs),
-        files=len(result.files),
-        enabled=enabled,
-        disabled=len(result.jobs) - enabled,
-        errors=sum(1 for problem in result.problems if problem.is_error),
-        warnings=sum(1 for problem in result.problems if not problem.is_error),
-    )
 
 
 def _loader(settings: Settings, *, import_check: bool) -> ManifestLoader:
@@ -140,7 +127,7 @@ def _report(
     report = plan_render.PlanReport(
         base_label,
         os.fspath(head_folder),
-        summarize(head),
+        render.summarize(head),
         head.problems,
         base_errors,
         review,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.loader import LoadResult
 from scheduler.problems import Problem, escape_text, format_subject
 
 
@@ -105,3 +106,18 @@ def validation_json(
         "jobs": list(jobs),
     }
     return json.dumps(document, indent=2)
+
+
+def summarize(result: LoadResult, problems: Sequence[Problem] | None = None) -> Summary:
+    """The counts printed under a load's problems (``problems``: as reported, e.g. with
+    warnings turned into errors by ``--strict``; default the load's own)."""
+    reported = result.problems if problems is None else problems
+    enabled = sum(1 for job in result.jobs if job.spec.enabled)
+    return Summary(
+        jobs=len(result.jobs),
+        files=len(result.files),
+        enabled=enabled,
+        disabled=len(result.jobs) - enabled,
+        errors=sum(1 for problem in reported if problem.is_error),
+        warnings=sum(1 for problem in reported if not problem.is_error),
+    )

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.cli import render
+from scheduler.cli.arguments import positive_int
 from scheduler.clock import SYSTEM_CLOCK
 from scheduler.loader import ManifestLoader
 from scheduler.records import RunKind, RunRecord, RunStatus
@@ -38,7 +39,7 @@ def add_history(sub: Any) -> None:
     parser = sub.add_parser("history", help="show recorded runs from the state store, newest first")
     parser.add_argument("job_id", nargs="?", metavar="JOB_ID", help="only this job's runs")
     parser.add_argument(
-        "--limit", type=_positive_int, default=20, metavar="N", help="at most N runs (default: 20)"
+        "--limit", type=positive_int, default=20, metavar="N", help="at most N runs (default: 20)"
     )
     parser.add_argument(
         "--status",
@@ -84,13 +85,6 @@ def _add_manifests_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="manifest folder (default: SCHEDULER_MANIFESTS_DIR)",
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def run_history(args: argparse.Namespace) -> int:

@@ -11,12 +11,12 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from scheduler.cli import render
-from scheduler.cli.plan_commands import summarize
+from scheduler.cli.arguments import aware_datetime
 from scheduler.clock import SYSTEM_CLOCK
 from scheduler.loader import ManifestLoader
 from scheduler.problems import render_problem
@@ -41,14 +41,6 @@ def _hours(text: str) -> int:
     return hours
 
 
-def _start(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not an ISO datetime: {text!r}") from error
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def add_timeline(sub: Any) -> None:
     """``scheduler timeline [PATH] [--from ISO] [--hours N] [--format text|json]``."""
     parser = sub.add_parser(
@@ -58,7 +50,7 @@ def add_timeline(sub: Any) -> None:
     parser.add_argument(
         "--from",
         dest="start",
-        type=_start,
+        type=aware_datetime,
         default=None,
         help="ISO datetime to start at (default: now; UTC unless it has an offset, which is"
         " also the offset the text shows)",
@@ -141,7 +133,7 @@ def run_timeline(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(render_problem(problem), file=sys.stderr)
     if not result.ok:
-        print(render.summary_line(summarize(result)), file=sys.stderr)
+        print(render.summary_line(render.summarize(result)), file=sys.stderr)
         return EXIT_INVALID
     start = args.start or SYSTEM_CLOCK.now()
     timeline = build_timeline(scheduled_jobs(result.jobs), start=start, hours=args.hours)
