@@ -34,6 +34,13 @@ def add_run(sub: Any) -> None:
     parser = sub.add_parser("run", help="run the scheduler on a manifest folder, hot-reloading it")
     _add_manifests_option(parser)
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="also serve the API, dashboard and /metrics here (':8080' is 127.0.0.1:8080; "
+        "a non-loopback host needs SCHEDULER_API_TOKEN)",
+    )
     parser.set_defaults(handler=run_run)
 
 
@@ -88,12 +95,23 @@ def run_run(args: argparse.Namespace) -> int:
     if not settings.background_jobs_enabled:
         print("BACKGROUND_JOBS_ENABLED is false: not starting the scheduler", file=sys.stderr)
         return EXIT_OK
+    service = SchedulerService(settings)
+    companion = None
+    if args.http is not None:
+        from scheduler.cli.http_option import http_companion_for  # loads the web framework
+
+        served = http_companion_for(args.http, settings, service)
+        if isinstance(served, int):
+            return served
+        companion = served
     code = asyncio.run(
         serve(
             settings,
             manifests_dir=_folder(args, settings),
+            service=service,
             on_loaded=_report_load,
             on_force_exit=force_exit_on,
+            companion=companion,
         )
     )
     return finish_process(code)
