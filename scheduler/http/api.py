@@ -202,7 +202,10 @@ async def healthz(context: Context, response: Response) -> Health:
 async def health_of(context: SchedulerContext) -> Health:
     """The scheduler's health, asking the store now."""
     service = context.service
-    store_problem = await on_service_loop(service, service.store_reachable)
+    try:
+        store_problem = await on_service_loop(service, service.store_reachable)
+    except RuntimeError as exc:  # a service that was shut down has no store threads left
+        store_problem = f"cannot ask the store: {exc}"
     context.metrics.store_up = store_problem is None
     reload_ok = service.last_reload is not None and service.last_reload.ok
     reasons = []
