@@ -43,7 +43,7 @@ async def test_dashboard_shows_jobs_with_state_schedule_zone_and_next_run(tmp_pa
     assert "<code>0 3 * * *</code>" in nightly and "At 03:00" in nightly
     assert "UTC" in nightly and "Nightly sweep" in nightly
     assert "in 15 h 0 min" in nightly
-    assert "Wed 2026-12-02 03:00:00 UTC" in nightly
+    assert "Wed 02 Dec 03:00:00 UTC" in nightly
     assert "never ran" in nightly
     assert '<span class="badge disabled">disabled</span>' in _row(html, "off_job")
     spread = _row(html, "spread")

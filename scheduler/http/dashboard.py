@@ -79,7 +79,7 @@ def _local(moment: datetime | None, zone: str) -> str:
         local = moment.astimezone(ZoneInfo(zone))
     except (KeyError, ValueError):
         local = moment
-    return local.strftime("%a %Y-%m-%d %H:%M:%S %Z")
+    return local.strftime("%a %d %b %H:%M:%S %Z")
 
 
 def _duration(seconds: float | None) -> str:
@@ -95,6 +95,7 @@ def _duration(seconds: float | None) -> str:
 _templates.filters["duration"] = _duration
 _templates.filters["path_part"] = lambda value: quote(str(value), safe="")
 _templates.filters["utc"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+_templates.filters["utc_short"] = lambda moment: moment.strftime("%d %b %H:%M:%S UTC")
 
 
 async def _history(

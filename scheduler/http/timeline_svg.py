@@ -30,6 +30,8 @@ BIN_MINUTES = 5
 HERD_MINIMUM = 3
 """Jobs starting in one minute from which a column counts as a herd (amber, labelled)."""
 _LABELLED_HERDS = 4
+_MARKED_WIDTH = 4.0
+"""Herds and crowds are drawn at least this wide, so one busy minute is easy to see."""
 _SCALE_FLOOR = 8
 """The strip's full height stands for at least this many jobs: one job stays a low bar."""
 
@@ -107,19 +109,26 @@ def _strip(columns: list[_Column], axis: _Axis, zone: tzinfo, herd_limit: int) -
     parts = [
         f'<line class="baseline" x1="{LABEL_WIDTH}" x2="{LABEL_WIDTH + PLOT_WIDTH}" '
         f'y1="{baseline}" y2="{baseline}"/>',
-        f'<text class="strip-label" x="{LABEL_WIDTH - 8}" y="{STRIP_TOP + 12}" '
+        f'<text class="strip-label" x="{LABEL_WIDTH - 8}" y="{STRIP_TOP + 46}" '
         f'text-anchor="end">jobs starting</text>',
-        f'<text class="strip-label muted" x="{LABEL_WIDTH - 8}" y="{STRIP_TOP + 26}" '
+        f'<text class="strip-label muted" x="{LABEL_WIDTH - 8}" y="{STRIP_TOP + 60}" '
         f'text-anchor="end">in one minute</text>',
+        f'<line class="scale" x1="{LABEL_WIDTH}" x2="{LABEL_WIDTH + PLOT_WIDTH}" '
+        f'y1="{STRIP_TOP}" y2="{STRIP_TOP}"/>',
+        f'<text class="scale-label" x="{LABEL_WIDTH - 8}" y="{STRIP_TOP + 4}" '
+        f'text-anchor="end">{tallest}</text>',
+        f'<text class="scale-label" x="{LABEL_WIDTH - 8}" y="{baseline + 3}" '
+        f'text-anchor="end">0</text>',
     ]
     for column in columns:
         count = len(column.jobs)
         height = max(STRIP_HEIGHT * count / tallest, 2.0)
         level = "herd" if count > herd_limit else "crowd" if count >= HERD_MINIMUM else "calm"
         names = ", ".join(column.jobs[:12]) + (" ..." if count > 12 else "")
+        width = bin_width - 0.6 if level == "calm" else max(bin_width, _MARKED_WIDTH)
         parts.append(
             f'<rect class="bar {level}" x="{axis.x(column.start):.1f}" '
-            f'y="{baseline - height:.1f}" width="{max(bin_width - 0.6, 1.2):.1f}" '
+            f'y="{baseline - height:.1f}" width="{max(width, 1.2):.1f}" '
             f'height="{height:.1f}"><title>{_attr(_when(column.start, zone))}: {count} '
             f"job(s) start in one minute: {_attr(names)}</title></rect>"
         )
@@ -128,11 +137,11 @@ def _strip(columns: list[_Column], axis: _Axis, zone: tzinfo, herd_limit: int) -
         key=lambda column: (-len(column.jobs), column.start),
     )[:_LABELLED_HERDS]
     for column in herds:
-        x = axis.x(column.start) + bin_width / 2
-        y = baseline - STRIP_HEIGHT * len(column.jobs) / tallest - 4
+        x = axis.x(column.start) + max(bin_width, _MARKED_WIDTH) + 3
+        y = baseline - STRIP_HEIGHT * len(column.jobs) / tallest + 9
         parts.append(
-            f'<text class="herd-label" x="{x:.1f}" y="{max(y, STRIP_TOP + 8):.1f}" '
-            f'text-anchor="middle">{_attr(_when(column.start, zone))} · {len(column.jobs)}</text>'
+            f'<text class="herd-label" x="{x:.1f}" y="{min(y, baseline - 3):.1f}" '
+            f'text-anchor="start">{_attr(_when(column.start, zone))} · {len(column.jobs)}</text>'
         )
     return parts
 
