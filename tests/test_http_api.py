@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,9 @@ async def test_unknown_job_ids_are_404_with_a_json_error(
 
 
 async def test_pause_holds_the_job_with_reason_and_who_and_resume_lifts_it(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="scheduler.http.api")
     async with serving(standard_folder(tmp_path), clock=FrozenClock(NOON)) as (client, service):
         paused = await client.post(
             "/api/jobs/nightly/pause", json={"reason": "disk full", "who": "ops"}, headers=AUTH
@@ -101,6 +103,10 @@ async def test_pause_holds_the_job_with_reason_and_who_and_resume_lifts_it(
     assert resumed.json()["paused"] is False
     assert resumed.json()["next_run_at"] == "2026-12-02T03:00:00Z"
     assert "nightly" not in stored_after
+    assert [record.getMessage() for record in caplog.records] == [
+        "job nightly paused over HTTP by ops: disk full",
+        "job nightly resumed over HTTP",
+    ]
 
 
 async def test_pause_without_a_body_names_the_client(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ manifests is a 404 and never reaches the store. Mutations depend on ``require_to
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -37,6 +38,8 @@ from scheduler.records import RunKind, RunStatus
 from scheduler.review.timeline import ScheduledJob, Timeline, build_timeline, hourly_counts
 
 __all__ = ["MAX_PAGE", "MAX_TIMELINE_HOURS", "RECENT_RUNS", "api_router", "health_of"]
+
+logger = logging.getLogger(__name__)
 
 RECENT_RUNS = 20
 MAX_PAGE = 500
@@ -85,6 +88,13 @@ async def pause_job(
     reason = body.reason if body is not None else None
     who = body.who if body is not None and body.who else _client(request)
     await on_service_loop(service, lambda: service.pause(job_id, reason=reason, who=who))
+    logger.info(
+        "job %s paused over HTTP by %s%s",
+        job_id,
+        who,
+        f": {reason}" if reason else "",
+        extra={"job_id": job_id},
+    )
     return job_out(service.get_job(job_id))
 
 
@@ -99,6 +109,7 @@ async def resume_job(job_id: str, context: Context) -> JobOut:
     service = context.service
     service.get_job(job_id)
     await on_service_loop(service, lambda: service.resume(job_id))
+    logger.info("job %s resumed over HTTP", job_id, extra={"job_id": job_id})
     return job_out(service.get_job(job_id))
 
 
@@ -112,6 +123,7 @@ async def resume_job(job_id: str, context: Context) -> JobOut:
 def trigger_job(job_id: str, request: Request, context: Context) -> TriggerAccepted:
     """Run a job once now (claimed in the store, ``kind=manual``); answers at once."""
     run_id = context.service.trigger_nowait(job_id)
+    logger.info("job %s triggered over HTTP (run %s)", job_id, run_id, extra={"job_id": job_id})
     runs_url = _page_url(request, RUNS_ROUTE, {"job": job_id, "kind": RunKind.MANUAL.value})
     return TriggerAccepted(job_id=job_id, run_id=run_id, runs_url=runs_url)
 
