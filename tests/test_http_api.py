@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.store import StoreUnavailable
 from tests.http_support import (
     AUTH,
     NOON,
@@ -300,4 +301,23 @@ async def test_openapi_document_is_typed_with_error_bodies(tmp_path: Path) -> No
         "/api/timeline",
         "/healthz",
         "/metrics",
+    }
+
+
+async def test_a_store_that_does_not_answer_is_503_with_a_json_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serving(standard_folder(tmp_path)) as (client, service):
+
+        async def unavailable(*args: object, **kwargs: object) -> list[object]:
+            raise StoreUnavailable("sqlite:///x.db", "database is locked")
+
+        monkeypatch.setattr(service, "history", unavailable)
+        runs = await client.get("/api/runs")
+        job = await client.get("/api/jobs/nightly")
+    assert runs.status_code == job.status_code == 503
+    assert runs.json() == {
+        "error": "store_unavailable",
+        "message": "the state store did not answer: "
+        "state store unavailable at sqlite:///x.db: database is locked",
     }

@@ -188,3 +188,24 @@ def test_hour_labels_are_in_the_zone_asked_for() -> None:
     assert "now 12:00" in utc and ">15:00</text>" in utc
     assert "now 13:00" in berlin and ">15:00</text>" in berlin
     assert "no runs in this window" in berlin
+
+
+async def test_the_page_still_renders_while_the_store_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serving(standard_folder(tmp_path)) as (client, service):
+
+        async def unreachable() -> str:
+            return "state store unavailable at sqlite:///x.db: database is locked"
+
+        async def no_history(*args: object, **kwargs: object) -> list[object]:
+            raise AssertionError("the dashboard asked a store that does not answer")
+
+        monkeypatch.setattr(service, "store_reachable", unreachable)
+        monkeypatch.setattr(service, "history", no_history)
+        response = await client.get("/")
+    assert response.status_code == 200
+    banner = response.text.split('<section class="banner bad">')[1].split("</section>")[0]
+    assert "the state store does not answer: state store unavailable at sqlite:///x.db" in banner
+    assert '<span class="pill bad">store unreachable</span>' in response.text
+    assert "nightly" in _row(response.text, "nightly")

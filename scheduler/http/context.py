@@ -72,11 +72,7 @@ def context_of(request: Request) -> SchedulerContext:
 async def on_service_loop(service: SchedulerService, work: Callable[[], Awaitable[_T]]) -> _T:
     """Await ``work()`` on the service's loop, from whichever loop serves the request."""
     loop = service.bound_loop
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:  # pragma: no cover - always called from async code
-        here = None
-    if loop is None or loop is here or not loop.is_running():
+    if loop is None or loop is asyncio.get_running_loop() or not loop.is_running():
         return await work()
 
     async def run() -> _T:

@@ -105,11 +105,15 @@ async def _history(
     return await on_service_loop(service, lambda: service.history(job_id, **filters))  # type: ignore[arg-type]
 
 
-async def _rows(context: SchedulerContext, now: datetime) -> list[JobRow]:
+async def _rows(context: SchedulerContext, now: datetime, *, with_runs: bool) -> list[JobRow]:
+    """One row per job; the outcome strips only when the store answers (a page with the
+    jobs and a red banner beats an error page while it is down)."""
     views = context.service.get_jobs()[:MAX_JOB_ROWS]
-    histories = await asyncio.gather(
-        *(_history(context, view.job_id, limit=STRIP_LENGTH) for view in views)
-    )
+    histories: list[list[RunRecord]] = [[] for _ in views]
+    if with_runs:
+        histories = await asyncio.gather(
+            *(_history(context, view.job_id, limit=STRIP_LENGTH) for view in views)
+        )
     rows = []
     for view, history in zip(views, histories, strict=True):
         job = job_out(view)
@@ -141,7 +145,7 @@ async def render_dashboard(context: SchedulerContext) -> str:
     """The page's HTML, read from the service and its store now."""
     now = context.clock.now()
     health = await health_of(context)
-    rows = await _rows(context, now)
+    rows = await _rows(context, now, with_runs=health.store_reachable)
     failures = await _failures(context) if health.store_reachable else []
     window = await run_in_threadpool(upcoming, context, 24)
     picture = timeline_svg(window, herd_limit=context.service.settings.congestion_limit)

@@ -104,17 +104,22 @@ class SchedulerMetrics:
         for job in jobs:
             if job.next_run_at is not None:
                 next_run.add_metric((job.job_id,), job.next_run_at.timestamp())
-            last = job.last_run
-            if last is not None and last.status is RunStatus.SUCCESS and last.finished_at:
-                self._last_success[job.job_id] = max(
-                    last.finished_at, self._last_success.get(job.job_id, last.finished_at)
-                )
-            if job.job_id in self._last_success:
-                last_success.add_metric((job.job_id,), self._last_success[job.job_id].timestamp())
+            succeeded = self._last_success_of(job)
+            if succeeded is not None:
+                last_success.add_metric((job.job_id,), succeeded.timestamp())
         yield next_run
         yield last_success
         yield from self._job_counts(jobs)
         yield from self._store_metrics()
+
+    def _last_success_of(self, job: JobView) -> datetime | None:
+        """The later of the last success a run listener saw and the job's last run."""
+        last = job.last_run
+        if last is not None and last.status is RunStatus.SUCCESS and last.finished_at:
+            known = self._last_success.get(job.job_id)
+            if known is None or last.finished_at > known:
+                self._last_success[job.job_id] = last.finished_at
+        return self._last_success.get(job.job_id)
 
     def _job_counts(self, jobs: list[JobView]) -> Iterator[Metric]:
         by_state = GaugeMetricFamily(

@@ -132,10 +132,20 @@ def _strip(columns: list[_Column], axis: _Axis, zone: tzinfo, herd_limit: int) -
             f'height="{height:.1f}"><title>{_attr(_when(column.start, zone))}: {count} '
             f"job(s) start in one minute: {_attr(names)}</title></rect>"
         )
+    parts.extend(_herd_labels(columns, axis, zone, tallest, bin_width))
+    return parts
+
+
+def _herd_labels(
+    columns: list[_Column], axis: _Axis, zone: tzinfo, tallest: int, bin_width: float
+) -> list[str]:
+    """``00:00 · 31`` beside the busiest columns, so the herds are named, not only drawn."""
+    baseline = STRIP_TOP + STRIP_HEIGHT
     herds = sorted(
         (column for column in columns if len(column.jobs) >= HERD_MINIMUM),
         key=lambda column: (-len(column.jobs), column.start),
     )[:_LABELLED_HERDS]
+    parts = []
     for column in herds:
         x = axis.x(column.start) + max(bin_width, _MARKED_WIDTH) + 3
         y = baseline - STRIP_HEIGHT * len(column.jobs) / tallest + 9
