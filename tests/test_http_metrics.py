@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.records import RunKind, RunRecord, RunStatus
+from scheduler.store import StoreUnavailable
 from tests.http_support import (
     AUTH,
     NOON,
@@ -89,6 +90,28 @@ async def test_state_gauges_are_read_at_scrape(tmp_path: Path) -> None:
     assert after[("scheduler_claims_lost_total", ())] == 3
     assert after[("scheduler_store_unavailable_skips_total", ())] == 0
     assert after[("scheduler_store_up", ())] == 1
+    assert after[("scheduler_store_errors_total", ())] == 0
+
+
+async def test_store_failures_are_counted_and_the_store_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serving(standard_folder(tmp_path)) as (client, service):
+
+        async def unreachable() -> str:
+            return "state store unavailable at sqlite:///x.db: database is locked"
+
+        async def unavailable(*args: object, **kwargs: object) -> list[object]:
+            raise StoreUnavailable("sqlite:///x.db", "database is locked")
+
+        monkeypatch.setattr(service, "store_reachable", unreachable)
+        monkeypatch.setattr(service, "history", unavailable)
+        assert (await client.get("/api/runs")).status_code == 503
+        assert (await client.get("/healthz")).status_code == 503
+        samples = _samples((await client.get("/metrics")).text)
+    # one failed read, and two failed pings (health, then this scrape)
+    assert samples[("scheduler_store_errors_total", ())] == 3
+    assert samples[("scheduler_store_up", ())] == 0
 
 
 async def test_reloads_are_counted_by_result(tmp_path: Path) -> None:

@@ -218,7 +218,7 @@ async def health_of(context: SchedulerContext) -> Health:
         store_problem = await on_service_loop(service, service.store_reachable)
     except RuntimeError as exc:  # a service that was shut down has no store threads left
         store_problem = f"cannot ask the store: {exc}"
-    context.metrics.store_up = store_problem is None
+    context.metrics.observe_store(store_problem)
     reload_ok = service.last_reload is not None and service.last_reload.ok
     reasons = []
     if not service.is_running:

@@ -22,7 +22,14 @@ from scheduler.errors import SchedulerError
 from scheduler.http.metrics import SchedulerMetrics
 from scheduler.runtime.service import SchedulerService
 
-__all__ = ["Context", "SchedulerContext", "attach", "context_of", "on_service_loop"]
+__all__ = [
+    "Context",
+    "SchedulerContext",
+    "attach",
+    "attached_context",
+    "context_of",
+    "on_service_loop",
+]
 
 _T = TypeVar("_T")
 _STATE_KEY = "scheduler_http"
@@ -56,14 +63,19 @@ def attach(app: Any, service: SchedulerService, *, clock: Clock = SYSTEM_CLOCK) 
     return context
 
 
+def attached_context(app: Any) -> SchedulerContext | None:
+    """The context ``attach`` left on ``app``, if any."""
+    context = getattr(app.state, _STATE_KEY, None)
+    return context if isinstance(context, SchedulerContext) else None
+
+
 def context_of(request: Request) -> SchedulerContext:
     """The context of the request's app; a host app that only set ``app.state.scheduler``
     (its own lifespan) gets one made on first use."""
-    state = request.app.state
-    context = getattr(state, _STATE_KEY, None)
-    if isinstance(context, SchedulerContext):
+    context = attached_context(request.app)
+    if context is not None:
         return context
-    service = getattr(state, "scheduler", None)
+    service = getattr(request.app.state, "scheduler", None)
     if isinstance(service, SchedulerService):
         return attach(request.app, service)
     raise SchedulerNotAttached()

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from scheduler.errors import JobNotFound, SchedulerError
+from scheduler.http.context import attached_context
 from scheduler.http.models import ErrorBody
 from scheduler.store import StoreError
 
@@ -62,6 +63,8 @@ class SchedulerRoute(APIRoute):
             try:
                 return await handler(request)
             except SchedulerError as exc:
+                if isinstance(exc, StoreError):
+                    _count_store_error(request)
                 return error_response(_as_api_error(exc))
 
         return handle
@@ -77,3 +80,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _described("No job with this id in the loaded manifests."),
     503: _described("The state store did not answer."),
 }
+
+
+def _count_store_error(request: Request) -> None:
+    context = attached_context(request.app)
+    if context is not None:
+        context.metrics.observe_store_error()

@@ -34,7 +34,7 @@ class SchedulerMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._service = service
         self._last_success: dict[str, datetime] = {}
-        self.store_up = True
+        self._store_up = True
         self._runs = Counter(
             "scheduler_runs",
             "Job runs that ended, by job and outcome (skipped and missed occurrences too).",
@@ -53,6 +53,11 @@ class SchedulerMetrics:
             "Delay from a scheduled occurrence's due time to its start, by job.",
             ("job_id",),
             buckets=_LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self._store_errors = Counter(
+            "scheduler_store_errors",
+            "State store calls that failed: health pings and API reads and writes.",
             registry=self.registry,
         )
         self._reloads = Counter(
@@ -79,6 +84,16 @@ class SchedulerMetrics:
             self._lag.labels(record.job_id).observe(max(lag, 0.0))
         if record.status is RunStatus.SUCCESS and record.finished_at is not None:
             self._last_success[record.job_id] = record.finished_at
+
+    def observe_store(self, problem: str | None) -> None:
+        """Note the answer of a store ping (``None``: it answered)."""
+        self._store_up = problem is None
+        if problem is not None:
+            self._store_errors.inc()
+
+    def observe_store_error(self) -> None:
+        """Count a store call of the API that failed."""
+        self._store_errors.inc()
 
     def observe_reload(self, status: ReloadStatus) -> None:
         """Count a load or reload (a reload listener)."""
@@ -154,7 +169,7 @@ class SchedulerMetrics:
         yield GaugeMetricFamily(
             "scheduler_store_up",
             "1 when the state store answered at this scrape, else 0.",
-            value=1.0 if self.store_up else 0.0,
+            value=1.0 if self._store_up else 0.0,
         )
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from scheduler.http.api import api_router
-from scheduler.http.context import Context, on_service_loop
+from scheduler.http.api import api_router, health_of
+from scheduler.http.context import Context
 from scheduler.http.dashboard import dashboard_router
 from scheduler.http.errors import SchedulerRoute
 from scheduler.http.metrics import CONTENT_TYPE
@@ -30,8 +30,7 @@ _metrics_router = APIRouter(route_class=SchedulerRoute, tags=["scheduler"])
 )
 async def metrics(context: Context) -> Response:
     """Every metric in Prometheus' text format, read at this scrape."""
-    service = context.service
-    context.metrics.store_up = await on_service_loop(service, service.store_reachable) is None
+    await health_of(context)  # pings the store: scheduler_store_up, scheduler_store_errors
     return Response(context.metrics.render(), media_type=CONTENT_TYPE)
 
 
