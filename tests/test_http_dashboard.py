@@ -209,3 +209,15 @@ async def test_the_page_still_renders_while_the_store_is_down(
     assert "the state store does not answer: state store unavailable at sqlite:///x.db" in banner
     assert '<span class="pill bad">store unreachable</span>' in response.text
     assert "nightly" in _row(response.text, "nightly")
+
+
+async def test_a_long_job_list_is_cut_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.http import dashboard
+
+    monkeypatch.setattr(dashboard, "MAX_JOB_ROWS", 2)
+    async with serving(standard_folder(tmp_path)) as (client, _):
+        html = (await client.get("/")).text
+    assert html.count('<tr id="job-') == 2
+    assert '<span class="count">2 of 4 (the API lists all)</span>' in html

@@ -136,3 +136,37 @@ def test_a_host_app_with_its_own_lifespan_can_still_mount_the_router(tmp_path: P
     with TestClient(app) as client:
         assert len(client.get("/api/jobs").json()) == 4
         assert client.post("/api/jobs/nightly/pause", headers=AUTH).json()["paused"] is True
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("watch", [True, False], ids=["watching", "not-watching"])
+def test_the_lifespan_watches_the_manifest_folder_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, watch: bool
+) -> None:
+    import scheduler.http.lifespan as lifespan_module
+
+    started: list[Path] = []
+    real = lifespan_module.start_watch
+
+    def recording(service: object, folder: Path, *args: object) -> object:
+        started.append(folder)
+        return real(service, folder, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lifespan_module, "start_watch", recording)
+    folder = standard_folder(tmp_path)
+    app = FastAPI(lifespan=scheduler_lifespan(settings_for(folder), watch=watch))
+    with TestClient(app):
+        pass
+    assert started == ([folder] if watch else [])
+
+
+@pytest.mark.timeout(20)
+def test_with_background_jobs_disabled_the_app_serves_but_nothing_runs(tmp_path: Path) -> None:
+    settings = settings_for(standard_folder(tmp_path), BACKGROUND_JOBS_ENABLED=False)
+    app = FastAPI(lifespan=scheduler_lifespan(settings))
+    app.include_router(scheduler_router())
+    with TestClient(app) as client:
+        health = client.get("/healthz")
+        assert len(client.get("/api/jobs").json()) == 4
+    assert health.status_code == 503
+    assert health.json()["reasons"] == ["the scheduler is not running"]
