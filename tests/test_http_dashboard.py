@@ -221,3 +221,31 @@ async def test_a_long_job_list_is_cut_with_a_note(
         html = (await client.get("/")).text
     assert html.count('<tr id="job-') == 2
     assert '<span class="count">2 of 4 (the API lists all)</span>' in html
+
+
+async def test_the_picture_is_drawn_once_a_minute_unless_the_jobs_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.http import dashboard
+
+    walks: list[object] = []
+    real = dashboard.build_timeline
+
+    def counting(*args: object, **kwargs: object) -> Timeline:
+        walks.append(kwargs["start"])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dashboard, "build_timeline", counting)
+    clock = FrozenClock(NOON + timedelta(seconds=5))
+    async with serving(standard_folder(tmp_path), clock=clock) as (client, _):
+        await client.get("/")
+        clock.current = NOON + timedelta(seconds=50)
+        await client.get("/")
+        assert walks == [NOON]
+        clock.current = NOON + timedelta(minutes=1, seconds=1)
+        await client.get("/")
+        await client.post("/api/jobs/nightly/pause", headers=AUTH)
+        html = (await client.get("/")).text
+    minute = NOON + timedelta(minutes=1)
+    assert walks == [NOON, minute, minute]
+    assert ">nightly</text>" not in html.split('id="timeline"')[1].split("</svg>")[0]

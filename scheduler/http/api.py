@@ -37,7 +37,15 @@ from scheduler.http.models import (
 from scheduler.records import RunKind, RunStatus
 from scheduler.review.timeline import ScheduledJob, Timeline, build_timeline, hourly_counts
 
-__all__ = ["MAX_PAGE", "MAX_TIMELINE_HOURS", "RECENT_RUNS", "api_router", "health_of"]
+__all__ = [
+    "MAX_PAGE",
+    "MAX_TIMELINE_HOURS",
+    "RECENT_RUNS",
+    "api_router",
+    "firing_jobs",
+    "health_of",
+    "upcoming",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -189,13 +197,18 @@ async def timeline(
 
 
 def upcoming(context: SchedulerContext, hours: float, limit: int = MAX_TIMELINE_RUNS) -> Timeline:
-    """The timeline of the jobs that will fire: enabled and not paused."""
-    jobs = [
+    """The timeline of the jobs that will fire (enabled and not paused), from now."""
+    jobs = firing_jobs(context)
+    return build_timeline(jobs, start=context.clock.now(), hours=hours, limit=limit)
+
+
+def firing_jobs(context: SchedulerContext) -> list[ScheduledJob]:
+    """The jobs that will fire, as the timeline takes them."""
+    return [
         ScheduledJob(job.job_id, job.cron_expression, job.timezone)
         for job in context.service.get_jobs()
         if job.enabled and not job.paused
     ]
-    return build_timeline(jobs, start=context.clock.now(), hours=hours, limit=limit)
 
 
 @api_router.get(

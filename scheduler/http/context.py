@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from scheduler.clock import SYSTEM_CLOCK, Clock
 from scheduler.errors import SchedulerError
 from scheduler.http.metrics import SchedulerMetrics
+from scheduler.http.timeline_svg import PictureCache
 from scheduler.runtime.service import SchedulerService
 
 __all__ = [
@@ -37,11 +38,12 @@ _STATE_KEY = "scheduler_http"
 
 @dataclass(frozen=True, slots=True)
 class SchedulerContext:
-    """The service an app serves, with its metrics and clock."""
+    """The service an app serves, with its metrics, clock and dashboard picture."""
 
     service: SchedulerService
     metrics: SchedulerMetrics
     clock: Clock
+    picture: PictureCache = field(default_factory=PictureCache)
 
 
 class SchedulerNotAttached(SchedulerError):

@@ -20,12 +20,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from scheduler.http.api import health_of, upcoming
+from scheduler.http.api import firing_jobs, health_of
 from scheduler.http.context import Context, SchedulerContext, on_service_loop
 from scheduler.http.errors import SchedulerRoute
 from scheduler.http.models import JobOut, RunOut, job_out, reload_out, run_out
-from scheduler.http.timeline_svg import timeline_svg
+from scheduler.http.timeline_svg import Picture, timeline_svg
 from scheduler.records import RunRecord, RunStatus
+from scheduler.review.timeline import build_timeline
 
 __all__ = ["STRIP_LENGTH", "dashboard_router", "describe_delta", "render_dashboard"]
 
@@ -141,14 +142,26 @@ async def _failures(context: SchedulerContext) -> list[RunOut]:
     return [run_out(record) for record in records[:FAILURES_SHOWN]]
 
 
+def _picture(context: SchedulerContext, now: datetime) -> Picture:
+    """The next 24 hours from this minute, drawn once per minute and set of firing jobs."""
+    minute = now.replace(second=0, microsecond=0)
+    jobs = tuple(firing_jobs(context))
+    limit = context.service.settings.congestion_limit
+
+    def draw() -> Picture:
+        window = build_timeline(jobs, start=minute, hours=24)
+        return Picture(timeline_svg(window, herd_limit=limit), len(window.runs), window.truncated)
+
+    return context.picture.get((jobs, minute, limit), draw)
+
+
 async def render_dashboard(context: SchedulerContext) -> str:
     """The page's HTML, read from the service and its store now."""
     now = context.clock.now()
     health = await health_of(context)
     rows = await _rows(context, now, with_runs=health.store_reachable)
     failures = await _failures(context) if health.store_reachable else []
-    window = await run_in_threadpool(upcoming, context, 24)
-    picture = timeline_svg(window, herd_limit=context.service.settings.congestion_limit)
+    picture = await run_in_threadpool(_picture, context, now)
     last = context.service.last_reload
     total = len(context.service.get_jobs())
     return _templates.get_template("dashboard.html").render(
@@ -159,9 +172,9 @@ async def render_dashboard(context: SchedulerContext) -> str:
         failures=failures,
         reload=reload_out(last) if last is not None else None,
         reload_relative=describe_delta(last.at, now) if last is not None else "",
-        timeline_svg=picture,
-        timeline_runs=len(window.runs),
-        timeline_truncated=window.truncated,
+        timeline_svg=picture.svg,
+        timeline_runs=picture.runs,
+        timeline_truncated=picture.truncated,
         refresh_seconds=REFRESH_SECONDS,
         token_configured=bool(context.service.settings.api_token),
     )

@@ -7,6 +7,7 @@ nowhere else, so a field's name and meaning are written down once.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Literal
 
@@ -189,11 +190,18 @@ class Health(_Model):
 
 
 def english(expression: str, job_id: str) -> str:
-    """The schedule in English, or a note when the describer cannot read it."""
+    """The schedule in English (as written, when the describer cannot read it)."""
     try:
-        return describe(expression, job_id=job_id)
+        return _english(resolve_hashed(expression, job_id))
     except (SchedulerError, ValueError):  # registered in code with a form it does not know
         return expression
+
+
+@functools.lru_cache(maxsize=4096)
+def _english(resolved: str) -> str:
+    """Describing is slow (cron-descriptor loads its translations each time) and a large set
+    repeats few schedules: each resolved expression is described once."""
+    return describe(resolved)
 
 
 def pause_out(pause: Pause | None) -> PauseOut | None:
