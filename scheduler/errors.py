@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scheduler.problems import Problem, render_problem
+
 
 class SchedulerError(Exception):
     """Base class of every exception this package raises on purpose."""
@@ -36,11 +38,19 @@ class InvalidCronExpression(SchedulerError, ValueError):
 
 
 class InvalidManifests(SchedulerError):
-    """Manifests did not validate where the caller asked for a valid set."""
+    """Manifests did not validate where the caller asked for a valid set.
+
+    The message lists every problem with its location: it is often all a user sees (an app
+    server that failed to start prints the exception and nothing else).
+    """
 
     def __init__(self, problems: list[object]) -> None:
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s) in the manifests")
+        lines = "".join(
+            f"\n  {render_problem(problem) if isinstance(problem, Problem) else problem}"
+            for problem in problems
+        )
+        super().__init__(f"{len(problems)} problem(s) in the manifests:{lines}")
 
 
 class InvalidSettings(SchedulerError):

@@ -53,6 +53,13 @@ def add_run(sub: Any) -> None:
         default="text",
         help="log lines as text or JSON objects (default: text)",
     )
+    parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="also serve the API, dashboard and /metrics here (':8080' is 127.0.0.1:8080; "
+        "a non-loopback host needs SCHEDULER_API_TOKEN; default: no HTTP)",
+    )
     parser.set_defaults(handler=run_run)
 
 
@@ -137,8 +144,24 @@ def run_run(args: argparse.Namespace) -> int:
     folder = _folder(args)
     if _missing_folder(folder):
         return EXIT_USAGE
+    service = SchedulerService(settings)
+    companion = None
+    if args.http is not None:
+        from scheduler.cli.http_option import http_companion_for  # loads the web framework
+
+        served = http_companion_for(args.http, settings, service)
+        if isinstance(served, int):
+            return served
+        companion = served
     code = asyncio.run(
-        serve(settings, manifests_dir=folder, on_loaded=_report_load, on_force_exit=force_exit_on)
+        serve(
+            settings,
+            manifests_dir=folder,
+            service=service,
+            on_loaded=_report_load,
+            on_force_exit=force_exit_on,
+            companion=companion,
+        )
     )
     return finish_process(code)
 

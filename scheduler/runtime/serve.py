@@ -18,7 +18,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from scheduler.errors import SchedulerError
@@ -47,6 +47,7 @@ async def serve(
     install_signal_handlers: bool = True,
     watch: bool = True,
     on_force_exit: Callable[[signal.Signals], object] | None = None,
+    companion: Callable[[asyncio.Event], Awaitable[object]] | None = None,
 ) -> int:
     """Run the scheduler until ``stop_event`` is set or a stop signal arrives.
 
@@ -54,7 +55,10 @@ async def serve(
     without starting when the manifests have errors, else
     ``EXIT_OK`` after a graceful stop; either way the service is closed on return. Pass
     ``service`` to share it (an HTTP app), and ``stop_event`` to stop it from code (tests,
-    a host process). ``on_force_exit`` is called on a second stop signal.
+    a host process). ``on_force_exit`` is called on a second stop signal. ``companion(stop)``
+    runs beside the started service on the same loop (``--http``'s web server); it must
+    return once ``stop`` is set, and if it ends first the scheduler stops too (exit 1 when
+    it failed).
     """
     folder = manifests_dir if manifests_dir is not None else settings.manifests_dir
     service = service if service is not None else SchedulerService(settings)
@@ -73,10 +77,12 @@ async def serve(
     loop = asyncio.get_running_loop()
     signals = _Signals(stop, service, on_force_exit)
     installed = signals.install(loop) if install_signal_handlers else []
-    watcher = _start_watch(service, folder, stop, settings) if watch else None
+    watcher = start_watch(service, folder, stop, settings) if watch else None
     _freeze_loaded_objects()
+    beside: asyncio.Task[object] | None = None
     try:
         async with service:
+            beside = _start_companion(companion, stop) if companion is not None else None
             await stop.wait()
             logger.info(
                 "stopping: no new runs; waiting up to %gs for running jobs",
@@ -86,10 +92,39 @@ async def serve(
         for sig in installed:
             loop.remove_signal_handler(sig)
         if watcher is not None:
-            await _stop_watch(watcher, stop)
+            await stop_watch(watcher, stop)
+        companion_failed = beside is not None and await _companion_failed(beside)
         gc.unfreeze()
     logger.info("scheduler stopped")
-    return EXIT_OK
+    return EXIT_INVALID if companion_failed else EXIT_OK
+
+
+def _start_companion(
+    companion: Callable[[asyncio.Event], Awaitable[object]], stop: asyncio.Event
+) -> asyncio.Task[object]:
+    """Run ``companion(stop)`` in a task; when it ends, for any reason, stop the scheduler."""
+
+    async def run() -> object:
+        return await companion(stop)
+
+    task = asyncio.get_running_loop().create_task(run(), name="companion")
+    task.add_done_callback(lambda _: stop.set())
+    return task
+
+
+async def _companion_failed(task: asyncio.Task[object]) -> bool:
+    """Wait for the companion to end (it was told to by ``stop``); log and report a crash."""
+    with contextlib.suppress(Exception):  # its failure is read from the task below
+        await asyncio.wait_for(asyncio.shield(task), 5.0)
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    if task.cancelled() or task.exception() is None:
+        return False
+    logger.error("the companion server failed", exc_info=task.exception())
+    return True
 
 
 def _freeze_loaded_objects() -> None:
@@ -104,7 +139,7 @@ def _freeze_loaded_objects() -> None:
     gc.freeze()
 
 
-def _start_watch(
+def start_watch(
     service: SchedulerService, folder: Path, stop: asyncio.Event, settings: Settings
 ) -> asyncio.Task[None]:
     """Hot reload in a task that ends when ``stop`` is set.
@@ -122,7 +157,7 @@ def _start_watch(
     return asyncio.get_running_loop().create_task(watch, name="manifest-watch")
 
 
-async def _stop_watch(watcher: asyncio.Task[None], stop: asyncio.Event) -> None:
+async def stop_watch(watcher: asyncio.Task[None], stop: asyncio.Event) -> None:
     """Let the watch end on ``stop``; cancel it if it has not within a second."""
     stop.set()
     with contextlib.suppress(TimeoutError):
