@@ -75,7 +75,7 @@ async def test_state_gauges_are_read_at_scrape(tmp_path: Path) -> None:
     async with serving(standard_folder(tmp_path), clock=FrozenClock(NOON)) as (client, service):
         before = _samples((await client.get("/metrics")).text)
         await client.post("/api/jobs/nightly/pause", headers=AUTH)
-        service._claims_lost = 3  # as if three occurrences had been won by another process
+        service._claims.lost = 3  # as if three occurrences had been won by another process
         after = _samples((await client.get("/metrics")).text)
     next_run = ("scheduler_job_next_run_timestamp_seconds", (("job_id", "nightly"),))
     assert before[next_run] == (NOON + timedelta(hours=15)).timestamp()
