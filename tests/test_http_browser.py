@@ -179,3 +179,17 @@ def test_dashboard_reads_without_javascript(served_examples: str) -> None:
             sync_api.expect(page.locator("svg.timeline")).to_be_visible()
         finally:
             browser.close()
+
+
+def test_a_missing_chromium_skips_with_the_reason_or_fails_when_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tests.test_http_browser as browser_test
+
+    monkeypatch.setattr(browser_test, "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv("SCHEDULER_REQUIRE_SERVICES", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _need_browser()
+    monkeypatch.setenv("SCHEDULER_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="/nonexistent/chromium is missing"):
+        _need_browser()
