@@ -156,11 +156,29 @@ def test_dashboard_in_chromium_pauses_a_job_with_the_token(
             sync_api.expect(page.locator("svg.timeline g.lane")).to_have_count(2)
             page.locator("#toast").evaluate("box => box.hidden = true")
             page.screenshot(path=str(shot), full_page=True)
+
+            # the token is kept for the tab: Run now and Resume need no second entry
+            weekday = page.locator("tr#job-weekday_cleanup_preview")
+            weekday.get_by_role("button", name="Run now").click()
+            sync_api.expect(page.locator("#toast")).to_contain_text(
+                "Started a run of weekday_cleanup_preview (run "
+            )
+            paused.get_by_role("button", name="Resume").click()
+            sync_api.expect(page.locator("#toast")).to_contain_text("Resumed nightly_cleanup")
+            sync_api.expect(page.locator("tr#job-nightly_cleanup .badge.enabled")).to_be_visible()
+            token = page.evaluate("window.sessionStorage.getItem('scheduler.apiToken')")
+            assert token == TOKEN
         finally:
             browser.close()
     with httpx2.Client(base_url=served_examples, timeout=5) as client:
         job = client.get("/api/jobs/nightly_cleanup").json()
-    assert job["paused"] is True and job["pause"]["reason"] == "disk maintenance"
+        deadline = time.monotonic() + 5
+        runs: list[object] = []
+        while len(runs) < 2 and time.monotonic() < deadline:  # records are written behind
+            runs = client.get("/api/runs?job=weekday_cleanup_preview&kind=manual").json()["runs"]
+            time.sleep(0.05)
+    assert job["paused"] is False  # resumed from the page
+    assert len(runs) == 2  # one from _some_history, one from the button
     assert shot.stat().st_size > 10_000
 
 
@@ -179,3 +197,17 @@ def test_dashboard_reads_without_javascript(served_examples: str) -> None:
             sync_api.expect(page.locator("svg.timeline")).to_be_visible()
         finally:
             browser.close()
+
+
+def test_a_missing_chromium_skips_with_the_reason_or_fails_when_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tests.test_http_browser as browser_test
+
+    monkeypatch.setattr(browser_test, "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv("SCHEDULER_REQUIRE_SERVICES", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _need_browser()
+    monkeypatch.setenv("SCHEDULER_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="/nonexistent/chromium is missing"):
+        _need_browser()

@@ -176,6 +176,7 @@ async def render_dashboard(context: SchedulerContext) -> str:
         timeline_runs=picture.runs,
         timeline_truncated=picture.truncated,
         refresh_seconds=REFRESH_SECONDS,
+        strip_length=STRIP_LENGTH,
         token_configured=bool(context.service.settings.api_token),
     )
 
