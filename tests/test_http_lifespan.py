@@ -19,7 +19,7 @@ from scheduler.runtime.service import SchedulerService
 from tests.http_support import AUTH, TOKEN, job_yaml, settings_for, standard_folder, write_manifest
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "fastapi_app.py"
+EXAMPLE = REPO / "docs" / "fastapi_app.py"
 
 
 def _load_example() -> ModuleType:

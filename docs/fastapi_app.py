@@ -1,4 +1,4 @@
-"""A FastAPI app running the scheduler: run it with `uvicorn examples.fastapi_app:app`."""
+"""A FastAPI app running the scheduler: run it with `uvicorn docs.fastapi_app:app`."""
 
 from fastapi import FastAPI
 
