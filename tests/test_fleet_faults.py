@@ -151,3 +151,25 @@ def test_a_store_that_never_answers_is_given_up_within_the_connect_timeout() -> 
     assert took < 1 + 5  # the connect timeout, plus starting Python and loading
     assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith("error: state store unavailable at ")
+
+
+async def test_manual_runs_back_to_back_both_run(tmp_path: Path) -> None:
+    """The first run's end reaches the store before the second run's claim is counted."""
+    settings = load_settings(
+        allowed_modules=("tests.jobfuncs",), store_url=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    service = SchedulerService(settings)
+    service.register_job("once", jobfuncs.record, "0 0 1 1 *")
+    async with service:
+        records = [await service.trigger("once") for _ in range(5)]
+    assert [record.status for record in records] == [RunStatus.SUCCESS] * 5
+    assert len(jobfuncs.CALLS) == 5
+
+
+async def test_a_closed_service_says_so_when_asked_for_its_store() -> None:
+    service = SchedulerService(load_settings(allowed_modules=("tests.jobfuncs",)))
+    async with service:
+        assert await service.store_reachable() is None
+    assert await service.store_reachable() == (
+        "this SchedulerService was shut down; its store is closed"
+    )

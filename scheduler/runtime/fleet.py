@@ -6,9 +6,10 @@ decides which one runs each. ``Fleet`` is how the runtime talks to it:
 - **claims** made during one turn of the loop (all the jobs APScheduler found due at one
   instant) go to the store as one batch, on a thread of their own, so 1,000 jobs due together
   cost one round trip and the loop never waits on the database;
-- **records** (how runs ended, skips, misses) are written behind, in batches, on a second
-  thread; a store that is down keeps them queued and they are written once it is back;
-- **upkeep** on that thread: a heartbeat (and reaping the runs of processes that stopped
+- **records** (how runs ended, skips, misses) are written behind, in batches, on the same
+  thread as the claims, so a claim always sees the runs that ended before it; a store that
+  is down keeps them queued and they are written once it is back;
+- **upkeep** on a second thread: a heartbeat (and reaping the runs of processes that stopped
   heartbeating), a refresh of the fleet-wide pauses every ``PAUSE_REFRESH_SECONDS``, and
   pruning the history.
 
@@ -140,26 +141,36 @@ class Fleet:
     def _send_claims(self) -> None:
         batch, self._pending, self._flush_scheduled = self._pending, [], False
         requests = [request for request, _ in batch]
-        sent = self._claims.submit(
-            self.store.claim, requests, node=self.node, now=self._clock.now()
-        )
+        # Runs that ended before these claims are written first, on the same thread, so a
+        # claim never counts a run that already ended (a second manual run right after one).
+        finished, self._finished = self._finished, []
+        sent = self._claims.submit(self._finish_then_claim, finished, requests, self._clock.now())
         done = asyncio.wrap_future(sent)
-        done.add_done_callback(lambda finished: self._answer(batch, finished))
+        done.add_done_callback(lambda answered: self._answer(batch, finished, answered))
+
+    def _finish_then_claim(
+        self, finished: Sequence[RunRecord], requests: Sequence[ClaimRequest], now: datetime
+    ) -> list[ClaimOutcome]:
+        if finished:
+            self.store.finish(finished)
+        return self.store.claim(requests, node=self.node, now=now)
 
     def _answer(
         self,
         batch: list[tuple[ClaimRequest, asyncio.Future[ClaimOutcome | None]]],
-        finished: asyncio.Future[list[ClaimOutcome]],
+        finished: list[RunRecord],
+        answered: asyncio.Future[list[ClaimOutcome]],
     ) -> None:
-        error = None if finished.cancelled() else finished.exception()
-        if finished.cancelled() or error is not None:
+        error = None if answered.cancelled() else answered.exception()
+        if answered.cancelled() or error is not None:
+            self._finished[:0] = finished  # not written: they go with the next write
             self._store_failed(error, len(batch))
             for _, answer in batch:
                 if not answer.done():
                     answer.set_result(None)
             return
         self._store_back()
-        for (_, answer), outcome in zip(batch, finished.result(), strict=True):
+        for (_, answer), outcome in zip(batch, answered.result(), strict=True):
             if not answer.done():
                 answer.set_result(outcome)
 
@@ -202,7 +213,7 @@ class Fleet:
             finished, self._finished = self._finished, []
             noted, self._noted = self._noted, []
             try:
-                await self._on(self._upkeep, self._write, finished, noted)
+                await self._on(self._claims, self._write, finished, noted)
             except StoreError as exc:
                 self._finished[:0], self._noted[:0] = finished, noted
                 logger.warning("could not write %d run record(s): %s", len(finished), exc)

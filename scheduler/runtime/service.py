@@ -185,6 +185,8 @@ class SchedulerService:
         Raises ``StoreError`` (``StoreUnavailable`` within the connect timeout). ``start()``
         opens it too if needed, but on the loop's thread.
         """
+        if self._closed:
+            raise SchedulerError("this SchedulerService was shut down; its store is closed")
         if not self._store_open:
             await self._fleet.open()
             self._store_open = True
