@@ -130,7 +130,7 @@ async def test_disabled_job_is_listed_but_not_scheduled(
 
     dormant = by_id(service)["dormant"]
     assert (dormant.enabled, dormant.paused, dormant.next_run_at) == (False, False, None)
-    assert service._scheduler.get_job("dormant") is None
+    assert "dormant" not in service._timetable.next_runs()
 
     (manifests / "dormant.yaml").write_text(job_yaml("dormant", "0 * * * *", "enabled: true"))
     status = service.reload()
@@ -428,7 +428,7 @@ async def test_jobs_on_one_schedule_share_one_trigger(service: SchedulerService)
         "berlin", jobfuncs.noop, "*/5 * * * *", job_options=JobOptions(timezone="Europe/Berlin")
     )
 
-    triggers = {job.id: job.trigger for job in service._scheduler.get_jobs()}
+    triggers = service._timetable.triggers()
 
     assert triggers["first"] is triggers["second"] is not triggers["berlin"]
     assert isinstance(triggers["first"], SharedTrigger)

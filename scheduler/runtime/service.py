@@ -1,12 +1,12 @@
-"""The running scheduler: ``SchedulerService`` owns an APScheduler 3 ``AsyncIOScheduler``.
+"""The running scheduler: ``SchedulerService``, the facade over the runtime's parts.
 
 It keeps the seed's API (``register_job``, ``start``, ``shutdown``, ``pause_job``, ``resume_job``,
 ``remove_job``, ``get_jobs``, ``is_running``) and adds manifests (``load``, ``reload``), manual
-runs (``trigger``) and run records (``add_run_listener``, ``job_status``). APScheduler is untyped;
-it stays inside this module and callers only see the records in ``scheduler.records``. Each run
-goes through ``scheduler.runtime.execution.JobRunner`` (timeout, overlap, misfire, RunRecord).
-Which jobs exist, and what a manifest load changes, is ``scheduler.runtime.catalogue``'s to
-track.
+runs (``trigger``), run records (``add_run_listener``, ``job_status``, ``history``) and the
+state store (``open``, ``pause``, ``resume``). Its parts: the APScheduler timetable
+(``scheduling``), which jobs exist and what a load changes (``catalogue``), claims in the
+store (``claiming``, ``fleet``), pauses (``pausing``) and each run from admission to its
+record (``execution``). Callers only see the records in ``scheduler.records``.
 
 The service lives on one event loop (the one ``start()`` runs on). Calls from other threads
 are marshalled onto it; reloads read, parse, validate and import on a worker thread, so the
@@ -17,19 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import functools
 import logging
-from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Coroutine, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
-
-from apscheduler.executors.base import BaseExecutor
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
 
 from scheduler.clock import SYSTEM_CLOCK, Clock
 from scheduler.cron import Trigger
@@ -59,47 +52,17 @@ from scheduler.runtime.definition import JobDefinition
 from scheduler.runtime.execution import JobRunner, RunListener
 from scheduler.runtime.fleet import Fleet
 from scheduler.runtime.pausing import PauseKeeper
+from scheduler.runtime.scheduling import Timetable
 from scheduler.settings import Settings, load_settings
 from scheduler.store import ClaimRequest, StateStore, store_for_settings
 
 logger = logging.getLogger(__name__)
 
-# The run wrapper enforces max_instances itself, because a timed-out thread still runs and must
-# still count; APScheduler's own limit would forget it and would skip without a RunRecord.
-_APSCHEDULER_MAX_INSTANCES = 2**31
-_SEED_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 _TASK_DRAIN_SECONDS = 1.0
 """After the grace, how long shutdown waits for cancelled runs to write their records."""
 
 _Prepared = tuple[LoadResult, Change | tuple[Problem, ...]]
 _T = TypeVar("_T")
-
-
-class _ServiceExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is untyped
-    """APScheduler executor that hands due run times to the service's run wrapper.
-
-    APScheduler's own executors call the job function without its scheduled time and judge
-    misfires by the wall clock; handing over ``run_times`` lets the wrapper record each
-    occurrence by ``scheduled_for`` and judge grace with the injected clock.
-    """
-
-    def __init__(
-        self, dispatch: Callable[[str, list[datetime]], Coroutine[Any, Any, object]]
-    ) -> None:
-        super().__init__()
-        self._dispatch = dispatch
-        self.tasks: set[asyncio.Task[object]] = set()
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        task = asyncio.get_running_loop().create_task(self._dispatch(job.id, run_times))
-        self.tasks.add(task)
-        task.add_done_callback(functools.partial(self._done, job.id))
-
-    def _done(self, job_id: str, task: asyncio.Task[object]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("dispatching job %s failed", job_id, exc_info=task.exception())
-        self._run_job_success(job_id, [])
 
 
 class SchedulerService:
@@ -136,12 +99,7 @@ class SchedulerService:
             max_workers=1, thread_name_prefix="scheduler-load"
         )
         self._runner = JobRunner(clock=clock, thread_pool=self._pool)
-        self._executor = _ServiceExecutor(self._run_scheduled)
-        self._scheduler = AsyncIOScheduler(
-            timezone=UTC,
-            job_defaults=dict(_SEED_JOB_DEFAULTS),
-            executors={"default": self._executor},
-        )
+        self._timetable = Timetable(self._run_scheduled)
         self._catalogue = JobCatalogue()
         self._catalogue.keep_pauses = True  # pauses are the store's, by job id
         self._fleet = Fleet(
@@ -215,7 +173,7 @@ class SchedulerService:
         if not self._store_open:
             self.store.open()
             self._store_open = True
-        self._scheduler.start(paused=paused)
+        self._timetable.start(paused=paused)
         self._started = True
         self._fleet.start()
         self._own(self._claims.catch_up(), "catch-up")
@@ -259,7 +217,7 @@ class SchedulerService:
                 ", ".join(self._runner.still_running()),
             )
         self._runner.cancel_all()
-        tasks = {*self._executor.tasks, *self._tasks}
+        tasks = {*self._timetable.dispatching, *self._tasks}
         if tasks:
             await asyncio.wait(tasks, timeout=_TASK_DRAIN_SECONDS)
         await self._runner.drain_listeners(_TASK_DRAIN_SECONDS)
@@ -285,8 +243,7 @@ class SchedulerService:
 
     def _stop_firing(self) -> None:
         if self._started:
-            self._scheduler.pause()  # at once; shutdown() only lands on the loop's next turn
-            self._scheduler.shutdown(wait=False)
+            self._timetable.stop()
             self._started = False
             logger.info("scheduler stopped firing")
 
@@ -314,7 +271,7 @@ class SchedulerService:
         next_run_at = (
             first_fire_time(trigger, self._clock.now()) if definition.options.enabled else None
         )
-        with self._batch():
+        with self._timetable.batch():
             self._schedule(definition, trigger, next_run_at)
         return self.get_job(job_id)
 
@@ -369,16 +326,10 @@ class SchedulerService:
         await self._pauses.write(job_id, pause, log_failure=log_failure)
 
     def _hold(self, job_id: str) -> None:
-        """Keep a job on the schedule without a next run (paused)."""
-        if self._scheduler.get_job(job_id) is not None:
-            self._scheduler.modify_job(job_id, next_run_time=None)
+        self._timetable.hold(job_id)
 
     def _release(self, job_id: str) -> None:
-        """Give a held job its next run after now again."""
-        scheduled = self._scheduler.get_job(job_id)
-        if scheduled is not None:
-            next_run = scheduled.trigger.get_next_fire_time(None, self._clock.now())
-            self._scheduler.modify_job(job_id, next_run_time=next_run)
+        self._timetable.release(job_id, self._clock.now())
 
     @on_loop
     def remove_job(self, job_id: str) -> None:
@@ -389,14 +340,14 @@ class SchedulerService:
     @on_loop
     def get_jobs(self) -> list[JobView]:
         """Every known job, disabled ones included, sorted by id."""
-        scheduled = {job.id: job for job in self._scheduler.get_jobs()}
+        next_runs = self._timetable.next_runs()
         jobs = self._catalogue.jobs
-        return [self._view(jobs[job_id], scheduled.get(job_id)) for job_id in sorted(jobs)]
+        return [self._view(jobs[job_id], next_runs.get(job_id)) for job_id in sorted(jobs)]
 
     @on_loop
     def get_job(self, job_id: str) -> JobView:
         """One job; raises ``JobNotFound``."""
-        return self._view(self._catalogue.require(job_id), self._scheduler.get_job(job_id))
+        return self._view(self._catalogue.require(job_id), self._timetable.next_run(job_id))
 
     @on_loop
     def job_status(self, job_id: str) -> RunRecord | None:
@@ -604,7 +555,7 @@ class SchedulerService:
         """
         if not isinstance(change, Change):
             return self._reject(change, log_problems)
-        with self._batch():
+        with self._timetable.batch():
             self._catalogue.commit(change, self._schedule, self._unschedule)
         status = change.status(self._clock.now(), result.problems)
         recovered = self.last_reload is not None and not self.last_reload.ok
@@ -632,42 +583,26 @@ class SchedulerService:
             logger.debug("manifests rejected (%d error(s)); nothing was applied", len(errors))
         return self._reloaded(ReloadStatus(self._clock.now(), False, problems))
 
-    # -- APScheduler plumbing --------------------------------------------------------------
+    # -- the timetable ---------------------------------------------------------------------
 
     def _schedule(
         self, definition: JobDefinition, trigger: Trigger, next_run_at: datetime | None
     ) -> None:
-        """Catalogue the job and, if enabled, put it on APScheduler at ``next_run_at``."""
+        """Catalogue the job and, if enabled, put it on the timetable at ``next_run_at``."""
         self._catalogue.add(definition)
         if not definition.options.enabled:
             return
         paused = definition.job_id in self._catalogue.paused
-        self._scheduler.add_job(
-            _dispatched_by_service,
-            trigger=trigger,
-            id=definition.job_id,
-            name=definition.job_id,
-            next_run_time=None if paused else next_run_at,
+        self._timetable.add(
+            definition.job_id,
+            trigger,
+            None if paused else next_run_at,
             coalesce=definition.options.coalesce,
             misfire_grace_time=definition.options.misfire_grace_time,
-            max_instances=_APSCHEDULER_MAX_INSTANCES,
         )
 
     def _unschedule(self, job_id: str) -> None:
-        with contextlib.suppress(JobLookupError):  # disabled, or no further occurrence
-            self._scheduler.remove_job(job_id)
-
-    @contextlib.contextmanager
-    def _batch(self) -> Iterator[None]:
-        """Hold job processing while changing many jobs: one wake-up instead of one per job."""
-        holding = self._scheduler.state == STATE_RUNNING
-        if holding:
-            self._scheduler.pause()
-        try:
-            yield
-        finally:
-            if holding:
-                self._scheduler.resume()
+        self._timetable.remove(job_id)
 
     def _run_scheduled(
         self, job_id: str, run_times: list[datetime]
@@ -675,8 +610,7 @@ class SchedulerService:
         """Claim and run the due occurrences of a job (inside APScheduler's job processing)."""
         return self._claims.run_due(self._catalogue.jobs[job_id], run_times)
 
-    def _view(self, definition: JobDefinition, scheduled: Any) -> JobView:
-        next_run: datetime | None = getattr(scheduled, "next_run_time", None)
+    def _view(self, definition: JobDefinition, next_run: datetime | None) -> JobView:
         options = definition.options
         return JobView(
             job_id=definition.job_id,
@@ -687,7 +621,7 @@ class SchedulerService:
             enabled=options.enabled,
             paused=definition.job_id in self._catalogue.paused,
             pause=self._catalogue.paused.get(definition.job_id),
-            next_run_at=next_run.astimezone(UTC) if next_run is not None else None,
+            next_run_at=next_run,
             running=self._runner.running_count(definition.job_id),
             last_run=self._runner.last_runs.get(definition.job_id),
             file=definition.file,
@@ -714,8 +648,3 @@ def _log_applied(status: ReloadStatus, *, announce: bool) -> None:
         if ids
     ]
     logger.info("manifests applied: %s; unchanged=%d", " ".join(parts), len(status.unchanged))
-
-
-def _dispatched_by_service() -> None:
-    """Stand-in APScheduler job function: ``_ServiceExecutor`` runs the real one instead."""
-    raise AssertionError("scheduler jobs run through the service's executor")

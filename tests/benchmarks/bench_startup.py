@@ -75,7 +75,7 @@ async def ours(folder: Path, job_count: int) -> dict[str, float]:
     result = service.load([folder])
     loaded = time.perf_counter()
     service.start()
-    scheduled = len(service._scheduler.get_jobs())
+    scheduled = len(service._timetable.next_runs())
     done = time.perf_counter()
     assert result.ok and scheduled == job_count, (result.problems[:3], scheduled)
     await service.aclose(0)
