@@ -73,7 +73,7 @@ def write_manifests(folder: Path, jobs: int, per_file: int) -> Path:
 
 @dataclass
 class ReloadRecorder:
-    """Wraps ``service.reload`` to time each reload and flag the one applying an edit."""
+    """Wraps ``service.reload_async`` to time each reload and flag the one applying an edit."""
 
     service: SchedulerService
     expected_cron: str = ""
@@ -83,11 +83,13 @@ class ReloadRecorder:
     reloads: int = 0
 
     def install(self) -> None:
-        original = self.service.reload
+        original = self.service.reload_async
 
-        def timed_reload(changed: Collection[Path] | None = None) -> ReloadStatus:
+        async def timed_reload(
+            changed: Collection[Path] | None = None, *, announce: bool = False
+        ) -> ReloadStatus:
             started = time.perf_counter()
-            status = original(changed)
+            status = await original(changed, announce=announce)
             finished = time.perf_counter()
             self.reloads += 1
             if TARGET in status.changed and self._target_cron() == self.expected_cron:
@@ -95,7 +97,7 @@ class ReloadRecorder:
                 self.applied.set()
             return status
 
-        self.service.reload = timed_reload  # type: ignore[method-assign]
+        self.service.reload_async = timed_reload  # type: ignore[method-assign]
 
     def _target_cron(self) -> str:
         return self.service.get_job(TARGET).cron_expression
@@ -114,7 +116,9 @@ async def measure(jobs: int, per_file: int, edits: int, rng: random.Random) -> l
         folder.mkdir()
         target = write_manifests(folder, jobs, per_file)
         first_job = (5 // per_file) * per_file
-        settings = load_settings(manifests_dir=folder, allowed_modules=("tests.jobfuncs",))
+        settings = load_settings(
+            manifests_dir=folder, allowed_modules=("tests.jobfuncs",), store_url="memory://"
+        )
         service = SchedulerService(settings)
         recorder = ReloadRecorder(service)
         recorder.install()

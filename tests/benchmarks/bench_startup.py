@@ -71,7 +71,7 @@ def write_manifests(folder: Path, job_count: int) -> None:
 async def ours(folder: Path, job_count: int) -> dict[str, float]:
     """Seconds for load, apply+start, and total, with the service's defaults."""
     started = time.perf_counter()
-    service = SchedulerService(Settings(allowed_modules=("tests.jobfuncs",)))
+    service = SchedulerService(Settings(allowed_modules=("tests.jobfuncs",), store_url="memory://"))
     result = service.load([folder])
     loaded = time.perf_counter()
     service.start()
