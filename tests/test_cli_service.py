@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from scheduler.cli import main
+from tests.support import line_with
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -147,19 +147,6 @@ def test_run_with_background_jobs_disabled_starts_nothing(
     assert "not starting" in capsys.readouterr().err
 
 
-def _wait_for_line(stream: IO[str], needle: str, deadline: float) -> str:
-    """Read log lines until one contains ``needle``; fail at the deadline."""
-    seen = []
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return line
-    raise AssertionError(f"no line with {needle!r} in:\n{''.join(seen)}")
-
-
 @pytest.mark.timeout(40)
 def test_run_process_runs_jobs_hot_reloads_and_stops_on_sigterm(tmp_path: Path) -> None:
     folder = tmp_path / "manifests"
@@ -186,10 +173,10 @@ def test_run_process_runs_jobs_hot_reloads_and_stops_on_sigterm(tmp_path: Path) 
     assert process.stdout is not None
     try:
         deadline = time.monotonic() + 20
-        ran = json.loads(_wait_for_line(process.stdout, '"outcome": "success"', deadline))
+        ran = json.loads(line_with(process.stdout, '"outcome": "success"', deadline))
         assert ran["job_id"] == "tick"
         _manifest(folder, "tock.yaml", _job("tock", "tests.jobfuncs.noop", "* * * * * *"))
-        applied = _wait_for_line(process.stdout, "'tock'", deadline)
+        applied = line_with(process.stdout, "'tock'", deadline)
         assert "added" in applied
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 import httpx2
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from scheduler.cli import main
 from scheduler.http.bind import Bind, InvalidBind, is_loopback, parse_bind
 from tests.http_support import TOKEN, job_yaml, write_manifest
+from tests.support import line_with
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -105,17 +105,6 @@ def test_run_says_when_the_port_is_taken(
     assert f"--http '127.0.0.1:{port}': cannot listen there: Address already in use" in error
 
 
-def _line_with(stream: IO[str], needle: str, deadline: float, seen: list[str]) -> str:
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return line
-    raise AssertionError(f"no line with {needle!r} in:\n{''.join(seen)}")
-
-
 @pytest.mark.timeout(40)
 def test_run_with_http_serves_health_and_the_api_and_stops_on_sigterm(tmp_path: Path) -> None:
     folder = tmp_path / "manifests"
@@ -137,11 +126,11 @@ def test_run_with_http_serves_health_and_the_api_and_stops_on_sigterm(tmp_path: 
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 20
-        line = _line_with(process.stdout, "serving the API and dashboard", deadline, seen)
+        line = line_with(process.stdout, "serving the API and dashboard", deadline, seen)
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", json.loads(line)["message"])
         assert match is not None
         base = f"http://127.0.0.1:{match.group(1)}"
-        _line_with(process.stdout, '"outcome": "success"', deadline, seen)
+        line_with(process.stdout, '"outcome": "success"', deadline, seen)
         with httpx2.Client(base_url=base, timeout=5) as client:
             health = client.get("/healthz")
             assert health.status_code == 200, health.text
